@@ -1,0 +1,3 @@
+from mobilevid.cli import main
+
+raise SystemExit(main())
