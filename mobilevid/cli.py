@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -96,9 +97,194 @@ def profile(
             rows.append(profile_one(**job))
             bar.advance(task)
     if as_json:
-        typer.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        _print_json([asdict(r) for r in rows])
         return
     _print_profile(rows)
+
+
+@app.command("export")
+def export_cmd(
+    variant: VariantOpt = None,
+    target: Annotated[
+        str | None, typer.Option("--target", "-t", help="executorch (.pte) or coreml (.mlpackage).")
+    ] = None,
+    quantize: Annotated[
+        str | None,
+        typer.Option(
+            "--quantize",
+            "-q",
+            help="executorch: fp32 (default) | int8. coreml: fp16 (default) | fp32 | int8 weights.",
+        ),
+    ] = None,
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", "-c", help="state_dict or mobilevid checkpoint.")
+    ] = None,
+    calibration: Annotated[
+        list[Path] | None,
+        typer.Option(help="int8 calibration videos or folders (default: the sample clips)."),
+    ] = None,
+    calibration_clips: Annotated[
+        int | None, typer.Option(help="At most this many calibration clips (default 24).")
+    ] = None,
+    recipe: Annotated[
+        str | None, typer.Option("--recipe", "-r", help="export_recipes/ name or YAML file.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File, or folder for <model>_<backend>_<quant>.<ext>."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing artifact.")] = False,
+    ios_target: Annotated[
+        str | None, typer.Option(help="Core ML: iOS17 (default) | iOS18.")
+    ] = None,
+    num_classes: Annotated[int | None, typer.Option(help="Classifier size (default 400).")] = None,
+    labels: Annotated[Path | None, typer.Option(help="Text file, one class name per line.")] = None,
+    frames: Annotated[int | None, typer.Option(help="Override the clip length T.")] = None,
+    size: Annotated[int | None, typer.Option(help="Override the input resolution.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed of the weights when there is no --checkpoint.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
+) -> None:
+    """Export a model to ExecuTorch (.pte, XNNPACK) or Core ML (.mlpackage), with a JSON sidecar.
+
+    Examples: `mobilevid export --variant 560m --target coreml`;
+    `mobilevid export -m 560m 1g --target executorch --quantize int8`.
+    """
+    from mobilevid.export import ExportConfig, export, plan
+    from mobilevid.ui import Steps
+
+    base = {}
+    if recipe:
+        from mobilevid.export.recipes import load_recipe
+
+        base = load_recipe(recipe)
+    given = dict(
+        target=target, quantize=quantize, checkpoint=checkpoint, calibration=calibration,
+        calibration_clips=calibration_clips, output=output, ios_target=ios_target,
+        num_classes=num_classes, labels=labels, frames=frames, size=size, seed=seed,
+    )  # fmt: skip
+    merged = {**base, **{k: v for k, v in given.items() if v is not None}}
+    if force:
+        merged["force"] = True
+    variants = variant or [base.get("variant", "vmf-560m")]
+    if len(variants) > 1 and merged.get("output") and Path(merged["output"]).suffix:
+        raise MobilevidError("--output must be a folder when exporting several variants")
+    cfgs = [ExportConfig(**{**merged, "variant": v}) for v in variants]
+    for cfg in cfgs:
+        plan(cfg)  # validate every request before the first heavy export
+    results = []
+    for cfg in cfgs:
+        with Steps(enabled=not as_json) as steps:
+            results.append(export(cfg, steps))
+    if as_json:
+        _print_json([_export_summary(r) for r in results])
+        return
+    _print_exports(results)
+
+
+def _export_summary(r) -> dict:
+    return {
+        "artifact": str(r.path),
+        "sidecar": str(r.sidecar),
+        "model": r.metadata["model"],
+        "target": r.metadata["target"],
+        "quantize": r.metadata["quantize"],
+        "input_shape": r.metadata["input"]["shape"],
+        "size_bytes": r.size_bytes,
+        "seconds": round(r.seconds, 2),
+        "delegation": r.delegation,
+    }
+
+
+def _print_exports(results) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from mobilevid.ui import stdout_console
+
+    t = Table(title="exported", box=box.SIMPLE_HEAD)
+    for col in ("artifact", "input", "size", "ops in XNNPACK / portable", "time"):
+        t.add_column(col, no_wrap=col != "artifact")
+    for r in results:
+        d = r.delegation
+        ops = f"{d['delegated_nodes']} / {d['portable_nodes']}" if d else "n/a (Core ML)"
+        t.add_row(
+            str(r.path), "x".join(map(str, r.metadata["input"]["shape"])),
+            f"{r.size_bytes / 1e6:.1f} MB", ops, f"{r.seconds:.0f} s",
+        )  # fmt: skip
+    con = stdout_console()
+    con.print(t)
+    for r in results:
+        d = r.delegation
+        if d and d["portable_ops"]:
+            con.print(f"[yellow]{r.path.name}: on portable kernels: {d['portable_ops']}[/yellow]")
+    con.print(f"next: mobilevid verify {' '.join(str(r.path) for r in results)}")
+
+
+@app.command()
+def verify(
+    artifacts: Annotated[list[Path], typer.Argument(help=".pte or .mlpackage file(s).")],
+    checkpoint: Annotated[
+        Path | None, typer.Option("--checkpoint", "-c", help="The checkpoint it was exported from.")
+    ] = None,
+    random: Annotated[int, typer.Option(help="Random inputs besides the real clips.")] = 2,
+    real: Annotated[bool, typer.Option(help="Compare on the real sample clips.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON reports.")] = False,
+) -> None:
+    """Run exported artifacts in their runtime and compare with eager PyTorch.
+
+    Exit code 1 if any artifact misses its tolerance (fp32 .pte: max |diff| <= 1e-4;
+    int8 .pte: cosine >= 0.99 on every clip).
+    """
+    from mobilevid.export.verify import verify as run_verify
+    from mobilevid.ui import Steps
+
+    reports = []
+    for a in artifacts:
+        with Steps(enabled=not as_json) as steps:
+            reports.append(run_verify(a, checkpoint, random, real, steps))
+    if as_json:
+        _print_json([r.to_json() for r in reports])
+    else:
+        for r in reports:
+            _print_verify(r)
+    if not all(r.passed for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_verify(r) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from mobilevid.ui import stdout_console
+
+    con = stdout_console()
+    lim = ", ".join(f"{k} {v:g}" for k, v in r.thresholds.items() if v is not None)
+    if r.checks:
+        t = Table(title=f"{r.artifact}: {r.runtime} vs eager PyTorch ({lim})", box=box.SIMPLE_HEAD)
+        for col in ("input", "max |diff|", "cosine", "top-1 ref / out", ""):
+            t.add_column(col, justify="left" if col == "input" else "right", no_wrap=True)
+        for c in r.checks:
+            mark = "[green]ok[/green]" if c.passed else "[red]FAIL[/red]"
+            if not c.gated:
+                mark = "[dim]info[/dim]"
+            t.add_row(
+                c.name, f"{c.max_abs:.2e}", f"{c.cosine:.6f}", f"{c.top1_ref} / {c.top1_out}", mark
+            )
+        con.print(t)
+        con.print(
+            f"top-1 agreement {r.top1_agreement:.0%} over {len(r.checks)} inputs "
+            "(meaningful only for a trained checkpoint)"
+        )
+    for name, ok in r.interface.get("checks", {}).items():
+        con.print(f"  {'[green]ok[/green]  ' if ok else '[red]FAIL[/red]'} {name}")
+    for note in r.notes:
+        con.print(f"[yellow]{note}[/yellow]")
+    verdict = "[green]PASSED[/green]" if r.passed else "[red]FAILED[/red]"
+    if r.passed and r.runtime is None:
+        verdict += " (interface only: numerics not run on this platform)"
+    con.print(f"{r.artifact}: {verdict}")
 
 
 def _progress():
@@ -148,6 +334,18 @@ def _print_profile(rows) -> None:
     stdout_console().print(t)
 
 
+def _print_json(obj) -> None:
+    from mobilevid.ui import out
+
+    print(json.dumps(obj, indent=2, default=str), file=out())
+
+
+def _error(msg: str) -> None:
+    from mobilevid.ui import err
+
+    print(f"error: {msg}", file=err())
+
+
 def _expand_multi(argv: list[str]) -> list[str]:
     """`--variant a b c` -> `--variant a --variant b --variant c`."""
     out: list[str] = []
@@ -169,27 +367,29 @@ def main(argv: list[str] | None = None) -> int:
     # typer >= 0.24 vendors click; its exceptions live here (typer is pinned).
     from typer._click import exceptions as click_exc
 
+    from mobilevid.ui import quiet
+
     args = _expand_multi(list(sys.argv[1:] if argv is None else argv))
-    try:
-        app(args=args, prog_name="mobilevid", standalone_mode=False)
-    except MobilevidError as e:
-        typer.echo(f"error: {e}", err=True)
-        return 2
-    except click_exc.NoArgsIsHelpError:
-        return 0
-    except click_exc.UsageError as e:
-        cmd = e.ctx.command_path if e.ctx else "mobilevid"
-        typer.echo(f"error: {e.format_message()} (see `{cmd} --help`)", err=True)
-        return 2
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        typer.echo("interrupted", err=True)
-        return 130
-    return 0
+    verbose = "--verbose" in args or "-v" in args
+    with quiet(enabled=not verbose):
+        try:
+            # standalone_mode=False returns the exit code of `raise typer.Exit(n)`
+            rc = app(args=args, prog_name="mobilevid", standalone_mode=False)
+        except MobilevidError as e:
+            _error(str(e))
+            return 2
+        except click_exc.NoArgsIsHelpError:
+            return 0
+        except click_exc.UsageError as e:
+            cmd = e.ctx.command_path if e.ctx else "mobilevid"
+            _error(f"{e.format_message()} (see `{cmd} --help`)")
+            return 2
+        except typer.Exit as e:
+            return e.exit_code
+        except (typer.Abort, KeyboardInterrupt):
+            _error("interrupted")
+            return 130
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -375,7 +375,9 @@ class VideoMobileFormer(nn.Module):
     def _init_weights(self) -> None:
         """Deterministic under torch.manual_seed: kaiming for convs (fan_out, as in
         torchvision's MobileNets), truncated normal 0.02 for linears (as in ViTs),
-        and zero for the last DY-ReLU layer so every block starts as a ReLU."""
+        and a near-zero last DY-ReLU layer so every block starts close to a ReLU.
+        Not exactly zero: an all-zero weight has zero per-channel scales, which
+        weight quantizers (Core ML's among them) divide by."""
         for m in self.modules():
             if isinstance(m, nn.Conv3d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
@@ -387,7 +389,7 @@ class VideoMobileFormer(nn.Module):
                 nn.init.zeros_(m.bias)
         for m in self.modules():
             if isinstance(m, DynamicReLU):
-                nn.init.zeros_(m.fc2.weight)
+                nn.init.trunc_normal_(m.fc2.weight, std=1e-3)
                 nn.init.zeros_(m.fc2.bias)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -1,0 +1,133 @@
+"""Checkpoints: loaded safely, written atomically.
+
+A mobilevid checkpoint is a dict ``{"model": state_dict, "variant": name,
+"num_classes": n, "overrides": {...}, ...}``; a plain
+``torch.save(model.state_dict())`` is accepted too. Loading always uses
+``weights_only=True`` (no pickle code runs), and DDP's ``module.`` prefixes and
+``model``/``state_dict`` wrappers are unwrapped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mobilevid.errors import MobilevidError
+
+__all__ = [
+    "Checkpoint",
+    "atomic_write",
+    "file_sha256",
+    "load_checkpoint",
+    "load_into",
+    "save_checkpoint",
+]
+
+_WRAPPERS = ("model", "state_dict", "model_state", "module")
+
+
+@dataclass
+class Checkpoint:
+    state_dict: dict[str, torch.Tensor]
+    meta: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    p = Path(path)
+    if not p.is_file():
+        raise MobilevidError(f"{p}: no such checkpoint file")
+    try:
+        obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle with code, not a torch file, ...
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise MobilevidError(f"{p}: not a readable PyTorch checkpoint ({first[:160]})") from None
+    meta: dict[str, Any] = {}
+    while isinstance(obj, dict):
+        key = next((k for k in _WRAPPERS if k in obj and isinstance(obj[k], dict)), None)
+        if key is None:
+            break
+        meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, dict | list)})
+        meta.update({k: v for k, v in obj.items() if k == "overrides"})
+        obj = obj[key]
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+    ):
+        raise MobilevidError(f"{p}: no model state_dict found in the checkpoint")
+    sd = {k.removeprefix("module."): v for k, v in obj.items()}
+    return Checkpoint(sd, meta, p)
+
+
+def load_into(model: nn.Module, ckpt: Checkpoint) -> None:
+    """Load strictly, turning key and shape mismatches into one-line errors."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in ckpt.state_dict]
+    unexpected = [k for k in ckpt.state_dict if k not in own]
+    shapes = [
+        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in ckpt.state_dict.items()
+        if k in own and v.shape != own[k].shape
+    ]
+    where = ckpt.path or "checkpoint"
+    name = getattr(model, "model_name", type(model).__name__)
+    if missing or unexpected:
+        raise MobilevidError(
+            f"{where} does not fit {name}: {len(missing)} missing keys "
+            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
+            "is it for another variant?"
+        )
+    if shapes:
+        hint = (
+            " (use --num-classes)" if any("classifier" in s or "fc." in s for s in shapes) else ""
+        )
+        raise MobilevidError(f"{where}: shape mismatch for {shapes[0]}{hint}")
+    model.load_state_dict(ckpt.state_dict, strict=True)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp)`` on a temporary name in the target's folder, then rename
+    it into place: a killed process never leaves a half-written file under
+    ``path``. Works for files and for directories (.mlpackage)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    target = tmp / path.name
+    try:
+        write(target)
+        if path.is_dir() and target.is_dir():
+            old = tmp / (path.name + ".old")
+            os.replace(path, old)  # a directory cannot be replaced in one step
+            os.replace(target, path)
+        else:
+            os.replace(target, path)
+    finally:
+        _rmtree(tmp)
+
+
+def _rmtree(p: Path) -> None:
+    import shutil
+
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, **meta: Any) -> None:
+    sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    atomic_write(Path(path), lambda tmp: torch.save({"model": sd, **meta}, tmp))

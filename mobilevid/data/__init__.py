@@ -1,0 +1,1 @@
+"""Videos in, clips out: decoding, sampling, preprocessing, labels."""

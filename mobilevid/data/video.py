@@ -1,0 +1,187 @@
+"""Decoding and preprocessing one clip, the same way on every platform.
+
+This file is the reference the Android and iOS demo apps reproduce (the test
+vectors they check against are generated from it), so every step is a simple,
+fully specified operation:
+
+1. sampling: ``frames`` indices spread uniformly over the whole video, the
+   centre of each of ``frames`` equal segments, ``floor((i + 0.5) * n / frames)``
+   (integer arithmetic: ``((2 * i + 1) * n) // (2 * frames)``), as the paper's
+   single 64-frame clip "covering the whole video"; or, with ``frame_stride``,
+   ``frames`` indices ``stride`` apart centred in the video, looped (modulo n)
+   when the video is shorter than the span;
+2. crop: the central square of side min(H, W) (offset floor((W - side) / 2));
+3. resize: bilinear with half-pixel centres on float32 RGB in [0, 255]
+   (OpenCV ``INTER_LINEAR`` on float input, no fixed-point rounding);
+4. normalise: x / 255, then (x - mean) / std per channel.
+
+Videos are decoded sequentially with OpenCV and only the sampled frames are
+kept, so memory is O(frames), not O(video). Container headers can lie about
+the frame count (truncated files); a short read triggers a counting pass and
+the indices are recomputed on what is really there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mobilevid.errors import MobilevidError
+
+__all__ = [
+    "VideoInfo",
+    "clip_tensor",
+    "load_clip",
+    "preprocess_frames",
+    "probe",
+    "read_frames",
+    "sample_indices",
+]
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    frames: int  # as the header says; may be wrong
+    fps: float
+    width: int
+    height: int
+
+
+def _open(path: str | Path):
+    import cv2
+
+    p = Path(path)
+    if not p.is_file():
+        raise MobilevidError(f"{p}: no such video file")
+    cap = cv2.VideoCapture(str(p))
+    if not cap.isOpened():
+        raise MobilevidError(f"{p}: cannot open as a video (corrupt or unsupported format)")
+    return cap
+
+
+def probe(path: str | Path) -> VideoInfo:
+    import cv2
+
+    cap = _open(path)
+    try:
+        return VideoInfo(
+            Path(path),
+            int(cap.get(cv2.CAP_PROP_FRAME_COUNT)),
+            float(cap.get(cv2.CAP_PROP_FPS)),
+            int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+    finally:
+        cap.release()
+
+
+def sample_indices(
+    n: int, frames: int, frame_stride: int | None = None, start: int | None = None
+) -> list[int]:
+    """Frame indices for one clip from a video of ``n`` frames (see module doc)."""
+    if n < 1:
+        raise ValueError("video has no frames")
+    if frame_stride is None:
+        return [((2 * i + 1) * n) // (2 * frames) for i in range(frames)]
+    span = frames * frame_stride
+    if start is None:
+        start = max(0, (n - span) // 2)
+    return [(start + i * frame_stride) % n for i in range(frames)]
+
+
+def _count_frames(path: Path) -> int:
+    cap = _open(path)
+    n = 0
+    try:
+        while cap.grab():
+            n += 1
+    finally:
+        cap.release()
+    return n
+
+
+def read_frames(path: str | Path, indices: list[int]) -> np.ndarray:
+    """Decode the frames at ``indices`` (any order, repeats allowed) as RGB uint8
+    (len(indices), H, W, 3). Raises MobilevidError if an index is past the end."""
+    import cv2
+
+    path = Path(path)
+    wanted = sorted(set(indices))
+    got: dict[int, np.ndarray] = {}
+    cap = _open(path)
+    try:
+        i = 0
+        last = wanted[-1]
+        while i <= last:
+            if not cap.grab():
+                break
+            if i in wanted:
+                ok, frame = cap.retrieve()
+                if not ok or frame is None:
+                    break
+                got[i] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            i += 1
+    finally:
+        cap.release()
+    missing = [j for j in wanted if j not in got]
+    if missing:
+        raise MobilevidError(
+            f"{path}: video ends at frame {i}, before frame {missing[0]} (truncated or corrupt)"
+        )
+    return np.stack([got[j] for j in indices])
+
+
+def preprocess_frames(
+    frames: np.ndarray,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+) -> torch.Tensor:
+    """RGB uint8 (T, H, W, 3) -> normalised float32 (3, T, size, size)."""
+    import cv2
+
+    t, h, w, _ = frames.shape
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
+    out = np.empty((t, size, size, 3), np.float32)
+    for k in range(t):
+        crop = frames[k, y0 : y0 + side, x0 : x0 + side].astype(np.float32)
+        out[k] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    out = (out / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))  # (3, T, S, S)
+
+
+def load_clip(
+    path: str | Path,
+    frames: int,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    frame_stride: int | None = None,
+) -> torch.Tensor:
+    """One preprocessed clip (3, T, size, size) from a video file."""
+    path = Path(path)
+    info = probe(path)
+    n = info.frames
+    if n > 0:
+        try:
+            return preprocess_frames(
+                read_frames(path, sample_indices(n, frames, frame_stride)), size, mean, std
+            )
+        except MobilevidError:
+            pass  # the header lied: count what is really there and sample again
+    n = _count_frames(path)
+    if n == 0:
+        raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
+    return preprocess_frames(
+        read_frames(path, sample_indices(n, frames, frame_stride)), size, mean, std
+    )
+
+
+def clip_tensor(path: str | Path, spec) -> torch.Tensor:
+    """(1, 3, T, S, S) clip for a model's :class:`~mobilevid.models.InputSpec`."""
+    return load_clip(path, spec.frames, spec.size, spec.mean, spec.std, spec.frame_stride)[None]

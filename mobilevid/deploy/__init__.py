@@ -1,0 +1,37 @@
+"""The deployable, frames-major form of every model (see ``ops.py``).
+
+``to_deployable(model)`` returns a new module and never touches the caller's
+model: trained weights in, an inference-only network out whose convolutions
+are all Conv2d, with BN folded."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from mobilevid.deploy.mobile_former import DeployVMF
+from mobilevid.deploy.ops import FramesConv
+from mobilevid.deploy.x3d import DeployX3D
+from mobilevid.errors import MobilevidError
+from mobilevid.models.mobile_former import VideoMobileFormer
+from mobilevid.models.x3d import X3D
+
+__all__ = ["DeployVMF", "DeployX3D", "FramesConv", "is_deployable", "to_deployable"]
+
+_CONVERTERS: dict[type, type[nn.Module]] = {VideoMobileFormer: DeployVMF, X3D: DeployX3D}
+
+
+def is_deployable(model: nn.Module) -> bool:
+    return isinstance(model, tuple(_CONVERTERS.values()))
+
+
+def to_deployable(model: nn.Module) -> nn.Module:
+    if is_deployable(model):
+        return model  # converting twice would be a no-op at best
+    for src, dst in _CONVERTERS.items():
+        if isinstance(model, src):
+            out = dst(model).eval()
+            for name in ("model_name", "input_spec", "paper"):
+                if hasattr(model, name):
+                    setattr(out, name, getattr(model, name))
+            return out
+    raise MobilevidError(f"no deployable form for {type(model).__name__}")

@@ -1,0 +1,116 @@
+"""Frames-major building blocks: 3D convolution as 2D work.
+
+ExecuTorch's CPU backend (XNNPACK) has no 3D convolution and its portable kernels
+reject 5-D conv input at run time, so the deployable form keeps activations as
+(B*T, C, H, W) and rewrites every ``Conv3d`` (+ BatchNorm3d) exactly:
+
+    y[t'] = bias + sum_i  conv2d(x_pad[s*t' + i], W[:, :, i])      i = 0 .. kt-1
+
+where ``W[:, :, i]`` is the (kh, kw) slice of the 3D kernel at temporal tap i,
+``s`` the temporal stride and ``x_pad`` the clip zero-padded in time. BN is folded
+into W and bias first. A 1x1x1 or 1xkxk conv (kt = 1, s = 1) is a single Conv2d.
+
+Only ops XNNPACK delegates appear: constant pad, view, slice with step 1, conv2d
+and add. Strided taps avoid step slicing by viewing time as (T/s, s) and taking
+tap i at (i // s, i % s).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = ["FramesConv", "fold_bn", "fold_bn_linear", "frames_to_clip", "temporal_mean"]
+
+
+def fold_bn(
+    weight: torch.Tensor, bias: torch.Tensor | None, bn: nn.modules.batchnorm._BatchNorm | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Fold an eval-mode BN into the conv/linear before it:
+    w' = w * g / sqrt(var + eps),  b' = (b - mean) * g / sqrt(var + eps) + beta."""
+    w = weight.detach().clone()
+    b = torch.zeros(w.shape[0], dtype=w.dtype) if bias is None else bias.detach().clone()
+    if bn is None:
+        return w, b
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    w = w * scale.view(-1, *([1] * (w.dim() - 1)))
+    b = (b - bn.running_mean) * scale + bn.bias.detach()
+    return w, b
+
+
+def fold_bn_linear(fc: nn.Linear, bn: nn.BatchNorm1d | None) -> nn.Linear:
+    w, b = fold_bn(fc.weight, fc.bias, bn)
+    out = nn.Linear(w.shape[1], w.shape[0])
+    out.weight.data.copy_(w)
+    out.bias.data.copy_(b)
+    return out
+
+
+class FramesConv(nn.Module):
+    """A ``Conv3d`` (and the BN after it) applied to frames-major activations.
+
+    ``forward(x, batch)`` takes (B*T, C, H, W) and returns (B*T', C', H', W')."""
+
+    def __init__(self, conv: nn.Conv3d, bn: nn.BatchNorm3d | None = None):
+        super().__init__()
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ValueError("FramesConv needs numeric zero padding")
+        kt, kh, kw = conv.kernel_size
+        st, sh, sw = conv.stride
+        pt, ph, pw = conv.padding
+        if conv.dilation != (1, 1, 1):
+            raise ValueError("FramesConv does not support dilation")
+        w, b = fold_bn(conv.weight, conv.bias, bn)
+        self.kt, self.st, self.pt = kt, st, pt
+        self.convs = nn.ModuleList()
+        for i in range(kt):
+            c2 = nn.Conv2d(
+                conv.in_channels, conv.out_channels, (kh, kw), (sh, sw), (ph, pw),
+                groups=conv.groups, bias=i == 0,
+            )  # fmt: skip
+            c2.weight.data.copy_(w[:, :, i])
+            if i == 0:
+                c2.bias.data.copy_(b)
+            self.convs.append(c2)
+
+    def out_frames(self, t: int) -> int:
+        return (t + 2 * self.pt - self.kt) // self.st + 1
+
+    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
+        if self.kt == 1 and self.st == 1 and self.pt == 0:
+            return self.convs[0](x)
+        bt, c, h, w = x.shape
+        t = bt // batch
+        t_out = self.out_frames(t)
+        s = self.st
+        # frames a tap may read: s * (t_out + (kt - 1) // s) covers every s*t' + i
+        n_groups = t_out + (self.kt - 1) // s
+        pad_end = n_groups * s - t - self.pt
+        xt = x.reshape(batch, t, c * h, w)  # (B, T, C*H, W): time is a 4-D axis
+        if self.pt or pad_end > 0:
+            xt = F.pad(xt, (0, 0, 0, 0, self.pt, max(pad_end, 0)))
+        if pad_end < 0:  # trailing frames no output reads
+            xt = xt[:, : n_groups * s]
+        xt = xt.reshape(batch, n_groups, s, c * h * w)  # (B, T'+q, s, C*H*W)
+        y = None
+        for i, conv in enumerate(self.convs):
+            q, r = divmod(i, s)
+            tap = xt[:, q : q + t_out, r : r + 1].reshape(batch * t_out, c, h, w)
+            out = conv(tap)
+            y = out if y is None else y + out
+        return y
+
+
+def frames_to_clip(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """(B*T, C, H, W) -> (B, C, T, H, W), for checking against the 3D original."""
+    bt, c, h, w = x.shape
+    return x.reshape(batch, bt // batch, c, h, w).transpose(1, 2)
+
+
+def temporal_mean(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """(B*T, C) -> (B, C), as a 4-D mean over the last two dims so XNNPACK takes it
+    (its mean only averages the innermost dims of 4-D tensors)."""
+    bt, c = x.shape
+    x = x.reshape(batch, bt // batch, c, 1).permute(0, 2, 1, 3)  # (B, C, T, 1)
+    return x.mean(dim=(2, 3), keepdim=True).reshape(batch, c)

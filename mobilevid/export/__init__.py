@@ -1,0 +1,208 @@
+"""Export a model to a file a phone runs: eval -> export -> (quantize) -> lower ->
+save -> describe, one small module per backend (``executorch.py``, ``coreml.py``).
+
+Everything that can be checked is checked before the heavy work starts (name,
+target, precision, files, output path), so a typo costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mobilevid.errors import MobilevidError
+from mobilevid.ui import Steps
+
+__all__ = ["TARGETS", "ExportConfig", "ExportResult", "Target", "build_model", "export", "plan"]
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    backend: str
+    ext: str
+    quantize: tuple[str, ...]  # first = default
+
+    @property
+    def default_quantize(self) -> str:
+        return self.quantize[0]
+
+
+TARGETS = {
+    "executorch": Target("executorch", "xnnpack", ".pte", ("fp32", "int8")),
+    "coreml": Target("coreml", "coreml", ".mlpackage", ("fp16", "fp32", "int8")),
+}
+IOS_TARGETS = ("iOS17", "iOS18")
+
+
+@dataclass
+class ExportConfig:
+    """One export request. Field names are the CLI's flag names and the recipe
+    keys, so a recipe, the flags and Python callers fill the same object."""
+
+    variant: str = "vmf-560m"
+    target: str = "executorch"
+    quantize: str | None = None  # per target: executorch fp32|int8, coreml fp16|fp32|int8
+    checkpoint: Path | None = None
+    calibration: list[Path] | None = None  # videos or folders; default: the sample clips
+    calibration_clips: int = 24
+    output: Path | None = None  # a file name, or a folder for the default name
+    force: bool = False
+    ios_target: str = "iOS17"
+    num_classes: int | None = None  # default: the checkpoint's, else 400
+    labels: Path | None = None
+    frames: int | None = None  # override the model's input spec (small test shapes)
+    size: int | None = None
+    seed: int = 0  # weights without --checkpoint: torch.manual_seed(seed) + create_model
+
+    @classmethod
+    def field_names(cls) -> set[str]:
+        return {f.name for f in fields(cls)}
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    sidecar: Path
+    metadata: dict[str, Any]
+    seconds: float
+    size_bytes: int
+    delegation: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    cfg: ExportConfig
+    name: str
+    target: Target
+    quantize: str
+    output: Path
+    input_shape: tuple[int, int, int, int, int]
+    num_classes: int
+    checkpoint: Any  # Checkpoint | None
+    labels: list[str]
+    overrides: dict[str, Any]
+
+
+def artifact_name(model: str, target: Target, quantize: str) -> str:
+    """ExecuTorch benchmark convention: ``<model>_<backend>_<quant><ext>``."""
+    return f"{model}_{target.backend}_{quantize}{target.ext}"
+
+
+def plan(cfg: ExportConfig) -> Plan:
+    """Validate the request and resolve every default, without heavy work."""
+    from mobilevid.checkpoint import load_checkpoint
+    from mobilevid.data.labels import load_labels
+    from mobilevid.models import model_info
+
+    info = model_info(cfg.variant)
+    if cfg.target not in TARGETS:
+        raise MobilevidError(f"unknown target {cfg.target!r}; choose one of: {', '.join(TARGETS)}")
+    target = TARGETS[cfg.target]
+    quantize = cfg.quantize or target.default_quantize
+    if quantize not in target.quantize:
+        raise MobilevidError(
+            f"--quantize {quantize} is not available for {target.name}; "
+            f"choose one of: {', '.join(target.quantize)}"
+        )
+    if cfg.ios_target not in IOS_TARGETS:
+        raise MobilevidError(f"--ios-target must be one of {', '.join(IOS_TARGETS)}")
+    for name in ("frames", "size", "calibration_clips", "num_classes"):
+        v = getattr(cfg, name)
+        if v is not None and v < 1:
+            raise MobilevidError(f"--{name.replace('_', '-')} must be positive, got {v}")
+    for p in cfg.calibration or []:
+        if not Path(p).exists():
+            raise MobilevidError(f"{p}: calibration video or folder not found")
+
+    ckpt = load_checkpoint(cfg.checkpoint) if cfg.checkpoint else None
+    meta = ckpt.meta if ckpt else {}
+    if meta.get("variant") and model_info(str(meta["variant"])).name != info.name:
+        raise MobilevidError(
+            f"{cfg.checkpoint} was trained as {meta['variant']}, not {info.name}: "
+            f"use --variant {meta['variant']}"
+        )
+    num_classes = cfg.num_classes or int(meta.get("num_classes") or 400)
+    overrides = dict(meta.get("overrides") or {})
+    labels = load_labels(cfg.labels, num_classes)
+    if cfg.labels is None and meta.get("labels") and len(meta["labels"]) == num_classes:
+        labels = list(meta["labels"])
+
+    spec = info.input
+    shape = (1, 3, cfg.frames or spec.frames, cfg.size or spec.size, cfg.size or spec.size)
+    _check_shape(info.name, shape, num_classes, overrides)
+    default = artifact_name(info.name, target, quantize)
+    out = Path(cfg.output) if cfg.output else Path("artifacts") / default
+    if out.suffix != target.ext and (out.is_dir() or not out.suffix):
+        out = out / default  # a folder (existing, or a name without extension)
+    if out.suffix != target.ext:
+        raise MobilevidError(f"--output for {target.name} must end in {target.ext}, got {out}")
+    if out.exists() and not cfg.force:
+        raise MobilevidError(f"{out} exists; pass --force to overwrite it")
+    return Plan(cfg, info.name, target, quantize, out, shape, num_classes, ckpt, labels, overrides)
+
+
+def _check_shape(name: str, shape: tuple[int, ...], num_classes: int, overrides: dict) -> None:
+    """Propagate shapes on the meta device (no compute) to reject clips that are
+    too short or too small for the network before any real work."""
+    from mobilevid.models import create_model
+
+    with torch.device("meta"):
+        model = create_model(name, num_classes=num_classes, **overrides).eval()
+        try:
+            model(torch.empty(shape))
+        except RuntimeError as e:
+            first = str(e).strip().splitlines()[0]
+            raise MobilevidError(
+                f"input {tuple(shape)} does not fit {name} ({first}); "
+                "use more --frames or a larger --size"
+            ) from None
+
+
+def build_model(
+    name: str, num_classes: int, overrides: dict[str, Any], checkpoint=None, seed: int = 0
+) -> torch.nn.Module:
+    """The eager model an artifact is made from (and verified against)."""
+    from mobilevid.checkpoint import load_into
+    from mobilevid.models import create_model
+
+    torch.manual_seed(seed)
+    model = create_model(name, num_classes=num_classes, **overrides)
+    if checkpoint is not None:
+        load_into(model, checkpoint)
+    return model.eval()
+
+
+def export(cfg: ExportConfig, steps: Steps | None = None) -> ExportResult:
+    from mobilevid.export.artifact import describe, write_sidecar
+
+    steps = steps or Steps(enabled=False)
+    t0 = time.perf_counter()
+    p = plan(cfg)
+    with steps.step(f"building {p.name}" + (f" from {cfg.checkpoint}" if cfg.checkpoint else "")):
+        model = build_model(p.name, p.num_classes, p.overrides, p.checkpoint, cfg.seed)
+    meta = describe(p, model)
+    if p.target.name == "executorch":
+        from mobilevid.export.executorch import export_executorch
+
+        delegation, notes = export_executorch(model, p, steps)
+    else:
+        from mobilevid.export.coreml import export_coreml
+
+        delegation, notes = None, export_coreml(model, p, meta, steps)
+    meta["delegation"] = delegation
+    with steps.step("writing sidecar"):
+        sidecar = write_sidecar(p.output, meta)
+    size = _size(p.output)
+    return ExportResult(p.output, sidecar, meta, time.perf_counter() - t0, size, delegation, notes)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size

@@ -1,0 +1,108 @@
+"""What an artifact is, written beside it as ``<artifact>.json`` for the apps and
+for ``mobilevid verify``: model, input spec and preprocessing, labels, weights
+provenance, library versions. The same keys go into Core ML's metadata."""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from mobilevid import __version__
+from mobilevid.checkpoint import atomic_write, file_sha256
+from mobilevid.errors import MobilevidError
+
+__all__ = ["FORMAT", "describe", "read_sidecar", "sidecar_path", "write_sidecar"]
+
+FORMAT = "mobilevid-artifact/1"
+INPUT_NAME, OUTPUT_NAME = "video", "logits"
+
+
+def _version(pkg: str) -> str | None:
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return None
+
+
+def describe(plan, model: nn.Module) -> dict[str, Any]:
+    from mobilevid.counting import count
+
+    spec = model.input_spec
+    b, c, t, h, w = plan.input_shape
+    counts = count(model, plan.input_shape)
+    ckpt = plan.checkpoint
+    weights = (
+        {"checkpoint": str(ckpt.path), "sha256": file_sha256(ckpt.path)}
+        if ckpt is not None
+        else {"init": "deterministic", "seed": plan.cfg.seed}
+    )
+    return {
+        "format": FORMAT,
+        "mobilevid_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": plan.name,
+        "family": type(model).__name__,
+        "overrides": plan.overrides,
+        "num_classes": plan.num_classes,
+        "target": plan.target.name,
+        "backend": plan.target.backend,
+        "quantize": plan.quantize,
+        "ios_target": plan.cfg.ios_target if plan.target.name == "coreml" else None,
+        "input": {
+            "name": INPUT_NAME,
+            "shape": [b, c, t, h, w],
+            "dtype": "float32",
+            "layout": "BCTHW",
+            "frames": t,
+            "size": h,
+            "sampling": (
+                "uniform over the whole video: index_i = ((2 * i + 1) * n) // (2 * frames)"
+                if spec.frame_stride is None
+                else f"{t} frames, stride {spec.frame_stride}, centred, looped"
+            ),
+            "frame_stride": spec.frame_stride,
+            "crop": "central square of side min(H, W), offset floor((W - side) / 2)",
+            "resize": "bilinear, half-pixel centres, on float RGB in [0, 255]",
+            "color": "RGB",
+            "scale": 1.0 / 255.0,
+            "mean": list(spec.mean),
+            "std": list(spec.std),
+        },
+        "output": {"name": OUTPUT_NAME, "shape": [b, plan.num_classes], "dtype": "float32"},
+        "labels": plan.labels,
+        "weights": weights,
+        "params": counts.params,
+        "gmacs": round(counts.gmacs, 4),
+        "versions": {
+            p: _version(p) for p in ("torch", "executorch", "coremltools", "torchao", "numpy")
+        },
+    }
+
+
+def sidecar_path(artifact: Path) -> Path:
+    return Path(str(artifact) + ".json")
+
+
+def write_sidecar(artifact: Path, meta: dict[str, Any]) -> Path:
+    path = sidecar_path(artifact)
+    text = json.dumps(meta, indent=2) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return path
+
+
+def read_sidecar(artifact: Path) -> dict[str, Any]:
+    path = sidecar_path(artifact)
+    if not path.is_file():
+        raise MobilevidError(f"{path} is missing: export with mobilevid to get the sidecar")
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise MobilevidError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise MobilevidError(f"{path}: not a {FORMAT} sidecar")
+    return meta

@@ -1,0 +1,85 @@
+"""Core ML (.mlpackage, ML program) for iOS 17+.
+
+Core ML runs Conv3d natively, so the 3D model is converted as it is, through
+``torch.export`` with the default decompositions. The input is declared float32
+(with fp16 precision Core ML would otherwise make it FLOAT16) and named
+``video``; the output is float32 ``logits``. Labels and the preprocessing spec
+go into the model's metadata, as in the JSON sidecar.
+
+int8 = ``linear_quantize_weights`` (symmetric, per-channel): weights are stored
+as int8 and dequantized on load; activations stay fp16. Activation calibration
+needs macOS and is not done here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mobilevid.checkpoint import atomic_write
+from mobilevid.ui import Steps
+
+__all__ = ["METADATA_KEYS", "export_coreml"]
+
+# user_defined_metadata keys (all strings), mirrored by the iOS demo
+METADATA_KEYS = ("mobilevid.model", "mobilevid.input", "mobilevid.labels", "mobilevid.meta")
+
+
+def export_coreml(model: torch.nn.Module, plan, meta: dict[str, Any], steps: Steps) -> list[str]:
+    import coremltools as ct
+
+    example = torch.randn(plan.input_shape)
+    with steps.step("torch.export (3D model, default decompositions)"):
+        ep = torch.export.export(model, (example,)).run_decompositions({})
+    precision = ct.precision.FLOAT32 if plan.quantize == "fp32" else ct.precision.FLOAT16
+    with steps.step(f"converting to Core ML ({plan.cfg.ios_target}, mlprogram)"):
+        mlmodel = ct.convert(
+            ep,
+            inputs=[ct.TensorType(name="video", shape=example.shape, dtype=np.float32)],
+            outputs=[ct.TensorType(name="logits", dtype=np.float32)],
+            convert_to="mlprogram",
+            minimum_deployment_target=getattr(ct.target, plan.cfg.ios_target),
+            compute_precision=precision,
+        )
+    if plan.quantize == "int8":
+        from coremltools.optimize.coreml import (
+            OpLinearQuantizerConfig,
+            OptimizationConfig,
+            linear_quantize_weights,
+        )
+
+        with steps.step("quantizing weights to int8 (per-channel, symmetric)"):
+            op = OpLinearQuantizerConfig(
+                mode="linear_symmetric", dtype="int8", granularity="per_channel",
+                weight_threshold=0,
+            )  # fmt: skip
+            mlmodel = linear_quantize_weights(mlmodel, OptimizationConfig(global_config=op))
+    _describe(mlmodel, meta)
+    with steps.step(f"saving {plan.output}"):
+        atomic_write(Path(plan.output), lambda tmp: mlmodel.save(str(tmp)))
+    return []
+
+
+def _describe(mlmodel, meta: dict[str, Any]) -> None:
+    mlmodel.short_description = (
+        f"{meta['model']} video classifier ({meta['num_classes']} classes), exported by mobilevid"
+    )
+    mlmodel.version = meta["mobilevid_version"]
+    mlmodel.author = "mobilevid"
+    mlmodel.input_description["video"] = (
+        "RGB clip (1, 3, T, H, W), float32, normalised as in mobilevid.input"
+    )
+    mlmodel.output_description["logits"] = (
+        "class scores (1, num_classes); labels in mobilevid.labels"
+    )
+    md = mlmodel.user_defined_metadata
+    md["mobilevid.model"] = meta["model"]
+    md["mobilevid.input"] = json.dumps(meta["input"])
+    md["mobilevid.labels"] = json.dumps(meta["labels"])
+    md["mobilevid.meta"] = json.dumps(
+        {k: v for k, v in meta.items() if k not in ("labels", "input")}
+    )

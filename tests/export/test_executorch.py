@@ -1,0 +1,84 @@
+"""Real ExecuTorch: export small clips, run the .pte in the runtime, compare."""
+
+import json
+
+import pytest
+import torch
+
+from mobilevid.export import ExportConfig, export
+from mobilevid.export.verify import verify
+
+SMALL = dict(frames=16, size=64)
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    out = tmp_path_factory.mktemp("et")
+    return export(ExportConfig(variant="560m", target="executorch", output=out, **SMALL))
+
+
+@pytest.fixture(scope="module")
+def int8(tmp_path_factory):
+    out = tmp_path_factory.mktemp("et8")
+    return export(
+        ExportConfig(variant="560m", target="executorch", quantize="int8", output=out, **SMALL)
+    )
+
+
+def test_fp32_pte_runs_in_the_runtime_and_matches_eager(fp32):
+    assert fp32.path.name == "vmf-560m_xnnpack_fp32.pte"
+    d = fp32.delegation
+    assert d["portable_nodes"] == 0 and d["delegated_subgraphs"] >= 1
+    assert d["delegated_ops"]["aten_convolution_default"] > 0
+    report = verify(fp32.path)
+    assert report.runtime == "executorch" and report.passed
+    assert len(report.checks) == 14  # 12 real clips + 2 random
+    assert max(c.max_abs for c in report.checks) <= 1e-4
+
+
+def test_sidecar_describes_the_artifact(fp32):
+    meta = json.loads(fp32.sidecar.read_text())
+    assert meta == fp32.metadata
+    assert meta["input"]["name"] == "video" and meta["input"]["shape"] == [1, 3, 16, 64, 64]
+    assert meta["output"] == {"name": "logits", "shape": [1, 400], "dtype": "float32"}
+    assert len(meta["labels"]) == 400 and meta["weights"] == {"init": "deterministic", "seed": 0}
+    assert meta["versions"]["executorch"] == "1.5.1"
+
+
+def test_int8_pte_is_close_on_every_real_clip(int8, fp32):
+    assert int8.delegation["portable_nodes"] == 0
+    assert int8.size_bytes < fp32.size_bytes / 3
+    report = verify(int8.path, n_random=0)
+    assert report.passed and len(report.checks) == 12
+    assert min(c.cosine for c in report.checks) >= 0.99
+
+
+def test_verify_catches_a_wrong_reference(fp32, tmp_path):
+    """The check can fail: the same .pte against a differently seeded model."""
+    meta = json.loads(fp32.sidecar.read_text())
+    meta["weights"]["seed"] = 1
+    pte = tmp_path / fp32.path.name
+    pte.write_bytes(fp32.path.read_bytes())
+    (tmp_path / (pte.name + ".json")).write_text(json.dumps(meta))
+    report = verify(pte, n_random=1, real=False)
+    assert not report.passed and report.checks[0].max_abs > 1e-3
+
+
+def test_export_from_checkpoint_and_verify_by_sha(tmp_path):
+    from mobilevid.models import create_model
+
+    torch.manual_seed(7)
+    m = create_model("mobile3d-1g", num_classes=5)
+    torch.save(m.state_dict(), tmp_path / "w.pt")
+    r = export(
+        ExportConfig(variant="mobile3d-1g", checkpoint=tmp_path / "w.pt", num_classes=5,
+                     output=tmp_path, frames=8, size=32)
+    )  # fmt: skip
+    assert r.metadata["weights"]["checkpoint"].endswith("w.pt")
+    assert r.metadata["labels"] == [f"class_{i}" for i in range(5)]
+    assert verify(r.path, real=False).passed
+    torch.save(create_model("mobile3d-1g", num_classes=5).state_dict(), tmp_path / "x.pt")
+    from mobilevid.errors import MobilevidError
+
+    with pytest.raises(MobilevidError, match="not the checkpoint"):
+        verify(r.path, checkpoint=tmp_path / "x.pt")
