@@ -63,8 +63,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         key = next((k for k in _WRAPPERS if k in obj and isinstance(obj[k], dict)), None)
         if key is None:
             break
-        meta.update({k: v for k, v in obj.items() if k != key and not isinstance(v, dict | list)})
-        meta.update({k: v for k, v in obj.items() if k == "overrides"})
+        # keep small metadata (variant, num_classes, labels, overrides, epoch, ...),
+        # not the optimizer/scheduler states that share the dict
+        meta.update(
+            {
+                k: v
+                for k, v in obj.items()
+                if k != key and (k == "overrides" or not isinstance(v, dict | torch.Tensor))
+            }
+        )
         obj = obj[key]
     if (
         not isinstance(obj, dict)

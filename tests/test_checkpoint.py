@@ -32,9 +32,9 @@ def test_accepts_common_checkpoint_shapes(tmp_path, model, wrap):
 
 
 def test_save_is_loadable_and_carries_meta(tmp_path, model):
-    save_checkpoint(tmp_path / "a" / "m.pt", model, variant="vmf-560m", num_classes=5)
+    save_checkpoint(tmp_path / "a" / "m.pt", model, variant="vmf-560m", num_classes=5, labels=["a"])
     ck = load_checkpoint(tmp_path / "a" / "m.pt")
-    assert ck.meta == {"variant": "vmf-560m", "num_classes": 5}
+    assert ck.meta == {"variant": "vmf-560m", "num_classes": 5, "labels": ["a"]}
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["m.pt"]  # no temp left
 
 

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 from torch import nn
 
-from mobilevid.deploy.mobile_former import DeployVMF
+from mobilevid.deploy.mobile_former import (
+    DeployVMF,
+    FramesFormer,
+    FramesFormerToMobile,
+    FramesMobileToFormer,
+)
 from mobilevid.deploy.ops import FramesConv
 from mobilevid.deploy.x3d import DeployX3D
 from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import VideoMobileFormer
 from mobilevid.models.x3d import X3D
 
-__all__ = ["DeployVMF", "DeployX3D", "FramesConv", "is_deployable", "to_deployable"]
+__all__ = ["KEEP_FP32", "DeployVMF", "DeployX3D", "FramesConv", "is_deployable", "to_deployable"]
+
+# Modules int8 export leaves in fp32: the attention of the bridges and the Former
+# (sensitive to 8-bit activations, a small share of the MACs).
+KEEP_FP32 = (FramesMobileToFormer, FramesFormerToMobile, FramesFormer)
 
 _CONVERTERS: dict[type, type[nn.Module]] = {VideoMobileFormer: DeployVMF, X3D: DeployX3D}
 
