@@ -55,7 +55,7 @@ def _root(
 VariantOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--variant", "-m",
+        "--variant", "-m", metavar="NAME...",
         help="Model name(s), e.g. 560m 1g vmf-2g mobile3d-1g x3d-s. See `mobilevid profile --all`.",
     ),
 ]  # fmt: skip
@@ -121,7 +121,10 @@ def export_cmd(
     ] = None,
     calibration: Annotated[
         list[Path] | None,
-        typer.Option(help="int8 calibration videos or folders (default: the sample clips)."),
+        typer.Option(
+            metavar="PATH...",
+            help="int8 calibration videos or folders (default: the sample clips).",
+        ),
     ] = None,
     calibration_clips: Annotated[
         int | None, typer.Option(help="At most this many calibration clips (default 24).")
