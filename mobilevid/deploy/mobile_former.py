@@ -104,6 +104,16 @@ def _channels_first(x: torch.Tensor, batch: int, heads: int) -> torch.Tensor:
     return x.reshape(batch * heads, c // heads, t * h * w)
 
 
+def _token_heads(t: torch.Tensor, batch: int, heads: int) -> torch.Tensor:
+    """(B, M, C) token projections -> (B*h, M, C/h), one row block per head."""
+    c = t.shape[-1]
+    return (
+        t.reshape(batch, -1, heads, c // heads)
+        .transpose(1, 2)
+        .reshape(batch * heads, -1, c // heads)
+    )
+
+
 class FramesMobileToFormer(nn.Module):
     def __init__(self, m: MobileToFormer):
         super().__init__()
@@ -114,8 +124,7 @@ class FramesMobileToFormer(nn.Module):
     def forward(self, x: torch.Tensor, z: torch.Tensor, batch: int) -> torch.Tensor:
         c, h = x.shape[1], self.heads
         kv = _channels_first(x, batch, h)  # (B*h, c, L)
-        q = self.q(z).reshape(batch, -1, h, c // h).transpose(1, 2)  # (B, h, M, c)
-        q = q.reshape(batch * h, -1, c // h) * (c // h) ** -0.5
+        q = _token_heads(self.q(z), batch, h) * (c // h) ** -0.5  # (B*h, M, c)
         attn = torch.bmm(q, kv).softmax(dim=-1)  # (B*h, M, L)
         out = torch.bmm(kv, attn.transpose(1, 2))  # (B*h, c, M): transposes the small map
         out = out.reshape(batch, h, c // h, -1).permute(0, 3, 1, 2).reshape(batch, -1, c)
@@ -133,8 +142,7 @@ class FramesFormerToMobile(nn.Module):
         bt, c, hh, ww = x.shape
         h, t = self.heads, bt // batch
         q = _channels_first(x, batch, h)  # (B*h, c, L)
-        k = self.k(z).reshape(batch, -1, h, c // h).transpose(1, 2)  # (B, h, M, c)
-        k = k.reshape(batch * h, -1, c // h) * (c // h) ** -0.5
+        k = _token_heads(self.k(z), batch, h) * (c // h) ** -0.5  # (B*h, M, c)
         v = self.v(z).reshape(batch, -1, h, c // h).permute(0, 2, 3, 1)  # (B, h, c, M)
         v = v.reshape(batch * h, c // h, -1)
         scores = torch.bmm(k, q).transpose(1, 2)  # (B*h, L, M): softmax over tokens, last dim
