@@ -30,6 +30,7 @@ app = typer.Typer(
 # Options that take several values after one flag (`--variant 560m 1g 2g`), as the
 # issue tracker and the papers' users write them; click wants the flag repeated.
 MULTI_VALUE_OPTIONS = ("--variant", "-m")
+COMMAND_MULTI_VALUE_OPTIONS = {"bench": ("--artifact", "-a", "--runtime", "--quantize", "-q")}
 
 _state = {"verbose": False}
 
@@ -256,6 +257,142 @@ def verify(
         raise typer.Exit(1)
 
 
+@app.command()
+def bench(
+    device: Annotated[
+        str,
+        typer.Option("--device", "-d", help="host (alias cpu), pixel7, galaxys23, iphone15, ..."),
+    ] = "host",
+    variant: VariantOpt = None,
+    artifact: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--artifact", "-a", metavar="FILE...", help="Exported .pte / .mlpackage file(s)."
+        ),
+    ] = None,
+    runtime: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME...",
+            help="host: eager executorch onnxruntime coreml (default: all that run here).",
+        ),
+    ] = None,
+    quantize: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--quantize", "-q", metavar="PREC...", help="ExecuTorch: fp32 int8 (default both)."
+        ),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="Threads for every runtime (host default: usable CPUs).")
+    ] = None,
+    warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 3,
+    runs: Annotated[int, typer.Option(help="Timed runs (>= 10).")] = 12,
+    frames: Annotated[int, typer.Option(help="Clip length; the paper times 64-frame clips.")] = 64,
+    size: Annotated[
+        int | None, typer.Option(help="Input side (default: each model's own).")
+    ] = None,
+    serial: Annotated[str | None, typer.Option(help="Phone: adb serial / iPhone UDID.")] = None,
+    runner: Annotated[
+        Path | None, typer.Option(help="Android: a runner binary instead of the demo app.")
+    ] = None,
+    cooldown: Annotated[float, typer.Option(help="Phone: seconds of rest between models.")] = 10.0,
+    artifacts_dir: Annotated[
+        Path, typer.Option(help="Where to look for / export the artifacts of --variant.")
+    ] = Path("artifacts"),
+    reexport: Annotated[
+        bool, typer.Option(help="Export again even if a matching file exists.")
+    ] = False,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the JSON here ('-': stdout only).")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Report folder (default reports/bench-<device>-<time>).")
+    ] = None,
+) -> None:
+    """Latency per clip beside the paper's Table 12: on this CPU, an Android phone or an iPhone.
+
+    Examples: `mobilevid bench --device host --variant 560m 1g 2g 5g x3d-s`;
+    `mobilevid bench --device pixel7 --variant 560m -q int8`.
+    Writes a terminal table, JSON (ExecuTorch metric names), Markdown and PNG plots.
+    """
+    import time as _time
+
+    from mobilevid.bench import BenchConfig, run_bench
+    from mobilevid.bench.devices import find_device
+    from mobilevid.bench.report import print_table, write_json, write_report
+    from mobilevid.ui import Steps, stdout_console
+
+    to_stdout = json_path is not None and str(json_path) == "-"
+    dev = find_device(device)
+    cfg = BenchConfig(
+        device=dev.name, variants=list(variant or ([] if artifact else ["vmf-560m"])),
+        artifacts=list(artifact or []), runtimes=runtime, quantize=quantize, threads=threads,
+        warmup=warmup, runs=runs, frames=frames, size=size, artifacts_dir=artifacts_dir,
+        reexport=reexport, serial=serial, runner=runner, cooldown=cooldown,
+    )  # fmt: skip
+    with Steps(enabled=True) as steps:
+        run = run_bench(cfg, steps)
+    folder = report or Path("reports") / f"bench-{dev.name}-{_time.strftime('%Y%m%d-%H%M%S')}"
+    paths = write_report(run, folder)
+    if to_stdout:
+        _print_json(run.to_json())
+        return
+    if json_path is not None:
+        write_json(run, json_path)
+    con = stdout_console()
+    print_table(run, con)
+    con.print(
+        f"report: {paths['markdown']}  json: {json_path or paths['json']}"
+        + "".join(f"  plot: {paths[k]}" for k in ("latency_vs_top1", "runtimes") if k in paths)
+    )
+    if all(r.error for r in run.results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def devices(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Phones mobilevid knows by name, and which are connected (adb; Xcode on macOS)."""
+    from rich import box
+    from rich.table import Table
+
+    from mobilevid.bench import DEVICES, list_devices
+    from mobilevid.ui import stdout_console
+
+    rows, notes = list_devices()
+    if as_json:
+        _print_json({"connected": rows, "notes": notes,
+                     "known": [{"name": d.name, "platform": d.platform, "label": d.label,
+                                "soc": d.soc} for d in DEVICES]})  # fmt: skip
+        return
+    con = stdout_console()
+    t = Table(title="connected", box=box.SIMPLE_HEAD)
+    for c in ("device", "platform", "serial", "model", "OS"):
+        t.add_column(c, no_wrap=True)
+    for r in rows:
+        t.add_row(
+            r["device"],
+            r["platform"],
+            r["serial"],
+            r["model"],
+            r.get("android") or r.get("ios", ""),
+        )
+    if rows:
+        con.print(t)
+    else:
+        con.print("no phone connected")
+    for n in notes:
+        con.print(f"[yellow]{n}[/yellow]")
+    k = Table(title="known devices (--device NAME)", box=box.SIMPLE_HEAD)
+    for c in ("name", "platform", "label", "SoC"):
+        k.add_column(c, no_wrap=True)
+    for d in DEVICES:
+        k.add_row(d.name, d.platform, d.label, d.soc)
+    con.print(k)
+
+
 def _print_verify(r) -> None:
     from rich import box
     from rich.table import Table
@@ -351,10 +488,12 @@ def _error(msg: str) -> None:
 
 def _expand_multi(argv: list[str]) -> list[str]:
     """`--variant a b c` -> `--variant a --variant b --variant c`."""
+    command = next((t for t in argv if not t.startswith("-")), None)
+    multi = MULTI_VALUE_OPTIONS + COMMAND_MULTI_VALUE_OPTIONS.get(command or "", ())
     out: list[str] = []
     flag = None
     for tok in argv:
-        if tok in MULTI_VALUE_OPTIONS:
+        if tok in multi:
             flag = tok
             out.append(tok)
             continue

@@ -106,10 +106,17 @@ class Steps:
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled
+        self._entered = False
         self._progress = None
 
     def __enter__(self) -> Steps:
-        if self.enabled:
+        self._entered = True
+        return self
+
+    def _bar(self):
+        """The progress display, started on first use: a command that fails
+        validation before any long work prints its one-line error and nothing else."""
+        if self._progress is None and self.enabled and self._entered:
             from rich.progress import (
                 BarColumn,
                 MofNCompleteColumn,
@@ -128,30 +135,34 @@ class Steps:
                 console=stderr_console(),
             )
             self._progress.__enter__()
-        return self
+        return self._progress
 
     def __exit__(self, *exc) -> None:
+        self._entered = False
         if self._progress is not None:
             self._progress.__exit__(*exc)
             self._progress = None
 
     @contextmanager
     def step(self, description: str) -> Iterator[None]:
-        if self._progress is None:
+        bar = self._bar()
+        if bar is None:
             yield
             return
-        task = self._progress.add_task(description, total=1)
+        task = bar.add_task(description, total=1)
         yield
-        self._progress.update(task, completed=1)
+        bar.update(task, completed=1)
 
     def track(self, items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:
-        if self._progress is None:
+        bar = self._bar()
+        if bar is None:
             yield from items
             return
-        yield from self._progress.track(items, total=total, description=description)
+        yield from bar.track(items, total=total, description=description)
 
     def log(self, message: str) -> None:
-        if self._progress is not None:
-            self._progress.console.print(message)
+        bar = self._bar()
+        if bar is not None:
+            bar.console.print(message)
         elif self.enabled:
             stderr_console().print(message)

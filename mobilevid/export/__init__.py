@@ -17,7 +17,16 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.ui import Steps
 
-__all__ = ["TARGETS", "ExportConfig", "ExportResult", "Target", "build_model", "export", "plan"]
+__all__ = [
+    "TARGETS",
+    "ExportConfig",
+    "ExportResult",
+    "Target",
+    "build_model",
+    "check_shape",
+    "export",
+    "plan",
+]
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def plan(cfg: ExportConfig) -> Plan:
 
     spec = info.input
     shape = (1, 3, cfg.frames or spec.frames, cfg.size or spec.size, cfg.size or spec.size)
-    _check_shape(info.name, shape, num_classes, overrides)
+    check_shape(info.name, shape, num_classes, overrides)
     default = artifact_name(info.name, target, quantize)
     out = Path(cfg.output) if cfg.output else Path("artifacts") / default
     if out.suffix != target.ext and (out.is_dir() or not out.suffix):
@@ -147,7 +156,7 @@ def plan(cfg: ExportConfig) -> Plan:
     return Plan(cfg, info.name, target, quantize, out, shape, num_classes, ckpt, labels, overrides)
 
 
-def _check_shape(name: str, shape: tuple[int, ...], num_classes: int, overrides: dict) -> None:
+def check_shape(name: str, shape: tuple[int, ...], num_classes: int, overrides: dict) -> None:
     """Propagate shapes on the meta device (no compute) to reject clips that are
     too short or too small for the network before any real work."""
     from mobilevid.models import create_model

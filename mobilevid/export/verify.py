@@ -21,7 +21,15 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.ui import Steps, muted
 
-__all__ = ["THRESHOLDS", "InputCheck", "VerifyReport", "compare", "verify"]
+__all__ = [
+    "THRESHOLDS",
+    "InputCheck",
+    "VerifyReport",
+    "compare",
+    "load_pte",
+    "reference_model",
+    "verify",
+]
 
 # (max_abs, min_cosine) an artifact must meet on every input
 THRESHOLDS: dict[tuple[str, str], tuple[float | None, float | None]] = {
@@ -88,7 +96,7 @@ def compare(
     return InputCheck(name, diff, cos, int(ref.argmax()), int(out.argmax()), ok, gated)
 
 
-def _reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.Module:
+def reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.Module:
     from mobilevid.checkpoint import file_sha256, load_checkpoint
     from mobilevid.export import build_model
 
@@ -124,7 +132,7 @@ def _inputs(meta: dict[str, Any], n_random: int, real: bool, steps: Steps):
     return items
 
 
-def _run_pte(path: Path):
+def load_pte(path: Path):
     from executorch.runtime import Runtime
 
     try:
@@ -214,11 +222,11 @@ def verify(
         report.runtime = "coreml"
     else:
         with steps.step("loading the .pte in the ExecuTorch runtime"):
-            run = _run_pte(path)
+            run = load_pte(path)
         report.runtime = "executorch"
 
     with steps.step("building the eager reference model"):
-        model = _reference_model(meta, checkpoint)
+        model = reference_model(meta, checkpoint)
     items = _inputs(meta, n_random, real, steps)
     # Quantized artifacts are held to their tolerance on real clips; white noise
     # is far outside the calibration range, so it is reported, not gated.

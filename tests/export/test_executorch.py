@@ -9,20 +9,7 @@ from mobilevid.export import ExportConfig, export
 from mobilevid.export.verify import verify
 
 SMALL = dict(frames=16, size=64)
-
-
-@pytest.fixture(scope="module")
-def fp32(tmp_path_factory):
-    out = tmp_path_factory.mktemp("et")
-    return export(ExportConfig(variant="560m", target="executorch", output=out, **SMALL))
-
-
-@pytest.fixture(scope="module")
-def int8(tmp_path_factory):
-    out = tmp_path_factory.mktemp("et8")
-    return export(
-        ExportConfig(variant="560m", target="executorch", quantize="int8", output=out, **SMALL)
-    )
+# fixtures fp32 / int8: VMF-560M at 16x64, exported once per session (tests/conftest.py)
 
 
 def test_fp32_pte_runs_in_the_runtime_and_matches_eager(fp32):

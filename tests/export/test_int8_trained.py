@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from mobilevid.checkpoint import save_checkpoint
 from mobilevid.data.synthetic import CLASSES, SyntheticMotion, motion_clip
 from mobilevid.export import ExportConfig, export
-from mobilevid.export.verify import _run_pte
+from mobilevid.export.verify import load_pte
 from mobilevid.models import create_model
 
 pytestmark = pytest.mark.slow
@@ -77,7 +77,7 @@ def test_int8_top1_agrees_with_fp32_on_a_trained_model(tmp_path, variant):
     )  # fmt: skip
     assert r.metadata["labels"] == CLASSES and r.delegation["portable_nodes"] == 0
     print(f"\nfit: train top-1 (EMA) {train_acc:.3f}")
-    run = _run_pte(r.path)
+    run = load_pte(r.path)
     val = SyntheticMotion(n=200, frames=FRAMES, size=SIZE, seed=1)
     agree = confident = correct = 0
     cosines = []

@@ -1,0 +1,27 @@
+"""One bench request; field names are the CLI's flag names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["BenchConfig"]
+
+
+@dataclass
+class BenchConfig:
+    device: str = "host"
+    variants: list[str] = field(default_factory=list)
+    artifacts: list[Path] = field(default_factory=list)
+    runtimes: list[str] | None = None  # host: None = every runtime that runs here
+    quantize: list[str] | None = None  # ExecuTorch precisions; None = fp32 and int8
+    threads: int | None = None  # host: None = usable CPUs; phone: None = the runtime's default
+    warmup: int = 3
+    runs: int = 12
+    frames: int = 64  # Table 12 times 64-frame clips for every model
+    size: int | None = None  # None: each model's own resolution
+    artifacts_dir: Path = Path("artifacts")
+    reexport: bool = False
+    serial: str | None = None  # a phone's adb serial / an iPhone's UDID
+    runner: Path | None = None  # Android: a runner binary instead of the demo app
+    cooldown: float = 10.0  # seconds between models on a phone

@@ -1,0 +1,327 @@
+"""Latency on this machine: the same models through eager PyTorch, ONNX Runtime,
+and the ExecuTorch .pte (fp32 and int8), in one process, interleaved, on one
+thread count.
+
+Interleaving (every timed round runs each model x runtime once, in a rotating
+order) spreads the noise of a shared machine evenly over the contenders, so the
+ratios measured in one run hold even when the absolute times drift.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mobilevid.bench import runtimes as rt
+from mobilevid.bench.config import BenchConfig
+from mobilevid.bench.machine import default_threads, gemm_peak_gflops, host_info, versions
+from mobilevid.bench.results import BenchRun, Result
+from mobilevid.errors import MobilevidError
+from mobilevid.ui import Steps
+
+__all__ = ["Subject", "bench_host", "check_counts", "find_or_export", "subjects"]
+
+QUANTIZE = ("fp32", "int8")
+BACKENDS = {
+    "eager": "pytorch",
+    "executorch": "xnnpack",
+    "onnxruntime": "onnxruntime-cpu",
+    "coreml": "coreml",
+}
+
+
+@dataclass
+class Subject:
+    """One network at one input shape with one set of weights; every runtime
+    benched for it runs exactly these weights on exactly this shape."""
+
+    model: str
+    shape: tuple[int, int, int, int, int]
+    meta: dict[str, Any]  # sidecar-like: model, overrides, num_classes, weights
+    pte: dict[str, Path] = field(default_factory=dict)  # quantize -> given .pte
+    mlpackage: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def default_weights(self) -> bool:
+        w = self.meta.get("weights", {})
+        return (
+            w.get("init") == "deterministic"
+            and w.get("seed") == 0
+            and not self.meta.get("overrides")
+            and self.meta.get("num_classes") == 400
+        )
+
+    def key(self) -> str:
+        """Identity of (network, weights, shape) for cached derived files."""
+        blob = json.dumps(
+            [
+                self.model,
+                self.meta.get("overrides"),
+                self.meta.get("num_classes"),
+                self.meta.get("weights"),
+                list(self.shape),
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha1(blob.encode()).hexdigest()[:8]
+
+
+def check_counts(cfg: BenchConfig) -> None:
+    if cfg.runs < 10:
+        raise MobilevidError(f"--runs {cfg.runs}: use at least 10 timed runs for a median and p90")
+    if cfg.warmup < 0 or any(v is not None and v < 1 for v in (cfg.threads, cfg.frames, cfg.size)):
+        raise MobilevidError("--warmup must be >= 0; --threads, --frames and --size >= 1")
+
+
+def subjects(cfg: BenchConfig) -> list[Subject]:
+    """Resolve ``--variant`` names and ``--artifact`` files into subjects, with
+    every user error raised before any heavy work."""
+    from mobilevid.export import check_shape
+    from mobilevid.export.artifact import read_sidecar
+    from mobilevid.models import model_info
+
+    out: list[Subject] = []
+    for v in cfg.variants:
+        info = model_info(v)
+        if any(s.model == info.name and not s.pte for s in out):
+            continue
+        side = cfg.size or info.input.size
+        shape = (1, 3, cfg.frames, side, side)
+        check_shape(info.name, shape, 400, {})
+        meta = {
+            "model": info.name,
+            "overrides": {},
+            "num_classes": 400,
+            "weights": {"init": "deterministic", "seed": 0},
+        }
+        out.append(Subject(info.name, shape, meta))
+    for a in cfg.artifacts:
+        a = Path(a)
+        if not a.exists():
+            raise MobilevidError(f"{a}: no such artifact")
+        if a.suffix not in (".pte", ".mlpackage"):
+            raise MobilevidError(f"{a}: --artifact takes a .pte or an .mlpackage")
+        meta = read_sidecar(a)
+        shape = tuple(meta["input"]["shape"])
+        probe = Subject(meta["model"], shape, meta)
+        s = next((s for s in out if s.key() == probe.key()), None)
+        if s is None:
+            out.append(probe)
+            s = probe
+        (s.pte if a.suffix == ".pte" else s.mlpackage)[meta["quantize"]] = a
+    if not out:
+        raise MobilevidError("nothing to bench: pass --variant NAME... or --artifact FILE...")
+    return out
+
+
+def _runtimes(cfg: BenchConfig, notes: list[str]) -> list[str]:
+    if cfg.runtimes:
+        for r in cfg.runtimes:
+            if r not in rt.RUNTIMES:
+                raise MobilevidError(
+                    f"unknown runtime {r!r}; choose from: {', '.join(rt.RUNTIMES)}"
+                )
+            why = rt.available(r)
+            if why:
+                raise MobilevidError(why)
+        return list(dict.fromkeys(cfg.runtimes))
+    chosen = []
+    for r in rt.RUNTIMES:
+        why = rt.available(r)
+        if why is None:
+            chosen.append(r)
+        elif r != "coreml":
+            notes.append(f"{r} skipped: {why}")
+    return chosen
+
+
+def _quantize(cfg: BenchConfig) -> list[str]:
+    qs = list(dict.fromkeys(cfg.quantize or QUANTIZE))
+    for q in qs:
+        if q not in (*QUANTIZE, "fp16"):
+            raise MobilevidError(f"--quantize {q}: choose from fp32, int8 (fp16: Core ML only)")
+    return qs
+
+
+def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps: Steps) -> Path:
+    """An existing artifact of exactly this subject (``make run`` / ``make
+    check-full`` leave them in artifacts/), else a fresh export into
+    ``artifacts/bench/``."""
+    from mobilevid.export import TARGETS, ExportConfig, artifact_name, export
+    from mobilevid.export.artifact import read_sidecar
+
+    name = artifact_name(s.model, TARGETS[target], quant)
+    root = Path(cfg.artifacts_dir)
+    if not cfg.reexport and s.default_weights:
+        for c in (root / name, root / "full" / name, root / "bench" / name):
+            if not c.exists():
+                continue
+            try:
+                m = read_sidecar(c)
+            except MobilevidError:
+                continue
+            if (
+                m.get("model") == s.model
+                and m.get("quantize") == quant
+                and m.get("target") == target
+                and tuple(m["input"]["shape"]) == s.shape
+                and not m.get("overrides")
+                and m.get("num_classes") == 400
+                and m.get("weights") == s.meta["weights"]
+            ):
+                return c
+    out = root / "bench" / name
+    _, _, t, h, w = s.shape
+    steps.log(f"exporting {name} at {t}x{h}x{w} for the bench (kept in {out.parent})")
+    export(
+        ExportConfig(
+            variant=s.model, target=target, quantize=quant, output=out, force=True, frames=t, size=h
+        ),
+        steps,
+    )
+    return out
+
+
+def _onnx_path(s: Subject, cfg: BenchConfig) -> Path:
+    t, h = s.shape[2], s.shape[3]
+    return Path(cfg.artifacts_dir) / "bench" / f"{s.model}_onnx_fp32_{t}x{h}_{s.key()}.onnx"
+
+
+@dataclass
+class _Job:
+    result: Result
+    load: Callable[[], rt.Run]
+    run: rt.Run | None = None
+
+
+def _jobs(
+    subs: list[Subject],
+    runtimes: list[str],
+    quants: list[str],
+    cfg: BenchConfig,
+    run: BenchRun,
+    steps: Steps,
+) -> list[_Job]:
+    from mobilevid.counting import count
+    from mobilevid.export.verify import reference_model
+
+    jobs: list[_Job] = []
+    for s in subs:
+        with steps.step(f"building {s.model} at {'x'.join(map(str, s.shape[2:]))}"):
+            model = reference_model(s.meta, None)
+            gmacs = count(model, s.shape).gmacs
+
+        def result(runtime: str, quant: str, artifact: Path | None = None, s=s, g=gmacs) -> Result:
+            a = str(artifact) if artifact else None
+            return Result(s.model, runtime, BACKENDS[runtime], quant, list(s.shape), round(g, 4), a)
+
+        for runtime in runtimes:
+            if runtime == "eager":
+                jobs.append(_Job(result("eager", "fp32"), lambda m=model: rt.eager(m)))
+            elif runtime == "onnxruntime":
+                path = _onnx_path(s, cfg)
+                r = result("onnxruntime", "fp32", path)
+                try:
+                    if not path.is_file() or cfg.reexport:
+                        with steps.step(f"exporting {s.model} to ONNX"):
+                            rt.export_onnx(model, s.shape, path)
+                except Exception as e:  # the exporter raises many types; keep benching
+                    r.error = f"ONNX export failed: {str(e).splitlines()[0]}"
+                jobs.append(_Job(r, lambda p=path: rt.onnxruntime(p, cfg.threads)))
+            elif runtime == "executorch":
+                for q in quants:
+                    if q == "fp16":
+                        continue
+                    r = result("executorch", q)
+                    try:
+                        path = s.pte.get(q) or (
+                            None if s.pte else find_or_export(s, "executorch", q, cfg, steps)
+                        )
+                    except MobilevidError as e:
+                        r.error = str(e)
+                        path = None
+                    if path is None and r.error is None:
+                        continue  # --artifact given without this precision
+                    r.artifact = str(path) if path else None
+                    jobs.append(_Job(r, lambda p=path: rt.executorch(p)))
+            elif runtime == "coreml":
+                for q, path in s.mlpackage.items():
+                    jobs.append(_Job(result("coreml", q, path), lambda p=path: rt.coreml(p)))
+                if not s.mlpackage:
+                    run.notes.append(
+                        f"{s.model}: no .mlpackage given for Core ML (pass --artifact)"
+                    )
+    return jobs
+
+
+def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
+    steps = steps or Steps(enabled=False)
+    check_counts(cfg)
+    cfg = replace(cfg, threads=cfg.threads or default_threads())
+    notes: list[str] = []
+    runtimes = _runtimes(cfg, notes)
+    quants = _quantize(cfg)
+    subs = subjects(cfg)
+    settings = {
+        "threads": cfg.threads,
+        "warmup": cfg.warmup,
+        "runs": cfg.runs,
+        "frames": cfg.frames,
+        "size": cfg.size or "model default",
+        "interleaved": True,
+        "runtimes": runtimes,
+        "quantize": quants,
+        "input": "random normal (seed 0), one clip per call, batch 1",
+    }
+    run = BenchRun(host_info(cfg.threads), versions(), settings, notes=notes)
+
+    rt.set_threads(cfg.threads)
+    with steps.step(f"measuring the fp32 GEMM peak on {cfg.threads} thread(s)"):
+        run.gemm_peak_gflops = gemm_peak_gflops(cfg.threads)
+    jobs = _jobs(subs, runtimes, quants, cfg, run, steps)
+    run.results = [j.result for j in jobs]
+
+    for j in steps.track(jobs, "loading models into their runtimes", len(jobs)):
+        if j.result.error:
+            continue
+        t0 = time.perf_counter()
+        try:
+            j.run = j.load()
+        except MobilevidError as e:
+            j.result.error = str(e)
+            continue
+        j.result.load_ms = (time.perf_counter() - t0) * 1e3
+
+    live = [j for j in jobs if j.run is not None]
+    g = torch.Generator().manual_seed(0)
+    inputs = {tuple(s.shape): torch.randn(s.shape, generator=g) for s in subs}
+    total = (cfg.warmup + cfg.runs) * len(live)
+    order = list(range(len(live)))
+    for i in steps.track(
+        range(cfg.warmup + cfg.runs),
+        f"timing {len(live)} model x runtime pairs, interleaved ({total} calls)",
+        cfg.warmup + cfg.runs,
+    ):
+        k = i % max(len(order), 1)
+        for idx in order[k:] + order[:k]:  # rotate who goes first
+            j = live[idx]
+            x = inputs[tuple(j.result.input_shape)]
+            try:
+                t0 = time.perf_counter()
+                j.run(x)
+                dt = (time.perf_counter() - t0) * 1e3
+            except MobilevidError as e:
+                j.result.error, j.run = str(e), None
+                order.remove(idx)
+                continue
+            if i >= cfg.warmup:
+                j.result.times_ms.append(dt)
+    return run

@@ -1,0 +1,251 @@
+"""A bench run for people: a terminal table, a Markdown report and two plots,
+all with the paper's Table 12 beside our numbers.
+
+Absolute times depend on the machine; the ratio to VMF-560M measured in the
+same run (same runtime, same precision) is what compares with the paper's
+ratios across machines, so every view shows it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mobilevid.bench.paper import CPU, REFERENCE, TABLE12, paper_latency
+from mobilevid.bench.results import BenchRun, Result
+from mobilevid.checkpoint import atomic_write
+
+__all__ = ["markdown", "plot_latency_vs_top1", "plot_runtimes", "print_table", "write_report"]
+
+COLUMNS = (
+    "model",
+    "input",
+    "GMACs",
+    "runtime",
+    "median ms",
+    "p90",
+    "min",
+    "x floor",
+    "/560M",
+    "paper ms",
+    "paper /560M",
+)
+
+
+def _row(run: BenchRun, r: Result) -> list[str]:
+    s = r.stats
+    p, ref = paper_latency(r.model), paper_latency(REFERENCE)
+    floor = run.floor_ms(r)
+    ratio = run.ratio_to_reference(r)
+    if s is None:
+        timing = [f"error: {r.error}" if r.error else "not run", "", ""]
+    else:
+        timing = [f"{s.median:.1f}", f"{s.p90:.1f}", f"{s.min:.1f}"]
+    return [
+        r.model,
+        f"{r.input_shape[2]}x{r.input_shape[3]}"
+        if r.input_shape[3] == r.input_shape[4]
+        else "x".join(map(str, r.input_shape[2:])),
+        f"{r.gmacs:.2f}" if r.gmacs else "",
+        r.key,
+        *timing,
+        f"{s.median / floor:.1f}" if s and floor else "",
+        f"{ratio:.2f}x" if ratio else "",
+        f"{p.cpu_ms:g}" if p else "",
+        f"{p.cpu_ms / ref.cpu_ms:.2f}x" if p else "",
+    ]
+
+
+def _header(run: BenchRun) -> list[str]:
+    d, v = run.device, run.versions
+    where = d.get("model") or d.get("cpu") or d.get("device")
+    lines = [
+        f"device: {d.get('device')} — {where} ({d.get('os')})",
+        f"threads: {d.get('threads')}"
+        + (f" of {d['usable_cpus']} usable CPUs" if d.get("usable_cpus") else "")
+        + (f"; CPU features: {', '.join(d['cpu_flags'])}" if d.get("cpu_flags") else ""),
+        "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
+        f"runs: {run.settings.get('runs')} timed after {run.settings.get('warmup')} warm-up, "
+        + ("interleaved" if run.settings.get("interleaved") else "sequential"),
+    ]
+    if run.gemm_peak_gflops:
+        lines.append(
+            f"fp32 GEMM peak: {run.gemm_peak_gflops:.1f} GFLOP/s "
+            "(x floor = median / (2 x MACs / peak))"
+        )
+    return lines
+
+
+def print_table(run: BenchRun, console) -> None:
+    from rich import box
+    from rich.table import Table
+
+    t = Table(title=f"latency per clip on {run.device.get('device')}", box=box.SIMPLE_HEAD)
+    for c in COLUMNS:
+        t.add_column(
+            c, justify="left" if c in ("model", "input", "runtime") else "right", no_wrap=True
+        )
+    for r in run.results:
+        row = _row(run, r)
+        if r.error:
+            row[4] = f"[red]{row[4]}[/red]"
+        t.add_row(*row)
+    console.print(t)
+    for line in _header(run):
+        console.print(f"[dim]{line}[/dim]")
+    for n in run.notes:
+        console.print(f"[yellow]{n}[/yellow]")
+
+
+def markdown(run: BenchRun, images: list[str] | None = None) -> str:
+    out = [f"# mobilevid bench — {run.device.get('device')}", "", f"Measured {run.created}.", ""]
+    out += [f"- {line}" for line in _header(run)]
+    out += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    for r in run.results:
+        out.append("| " + " | ".join(c.replace("|", "/") for c in _row(run, r)) + " |")
+    out += [
+        "",
+        "`input`: frames x side. `x floor`: median over the time the MACs take at the measured "
+        "fp32 GEMM peak. `/560M`: median over VMF-560M's median in this run, same runtime and "
+        f"precision. `paper`: Table 12 of arXiv 2208.12257 ({CPU}, one 64-frame clip).",
+    ]
+    if run.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in run.notes]
+    for img in images or []:
+        out += ["", f"![{img}]({img})"]
+    return "\n".join(out) + "\n"
+
+
+_MARKERS = {"eager": "o", "onnxruntime": "s", "executorch": "^", "coreml": "D"}
+
+
+def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
+    """Where each model sits on the accuracy/latency plane: our latencies with
+    the paper's top-1 (there are no trained weights here), next to the paper's
+    own Table 12 points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
+    for p in TABLE12:
+        ax.scatter(p.cpu_ms, p.top1, marker="x", color="0.55")
+        ax.annotate(
+            p.label,
+            (p.cpu_ms, p.top1),
+            textcoords="offset points",
+            xytext=(4, -10),
+            fontsize=7,
+            color="0.45",
+        )
+    keys = list(dict.fromkeys(r.key for r in run.results))
+    cmap = plt.get_cmap("tab10")
+    for i, key in enumerate(keys):
+        pts = [
+            (r.stats.median, paper_latency(r.model).top1, r.model)
+            for r in run.results
+            if r.key == key and r.stats and paper_latency(r.model)
+        ]
+        if not pts:
+            continue
+        pts.sort()
+        xs, ys, _ = zip(*pts, strict=True)
+        ax.plot(
+            xs,
+            ys,
+            marker=_MARKERS.get(key.split("/")[0], "o"),
+            color=cmap(i),
+            label=key,
+            linestyle="-" if "vmf" in pts[0][2] else "none",
+            alpha=0.9,
+        )
+    ax.scatter([], [], marker="x", color="0.55", label=f"paper, {CPU}")
+    ax.set_xscale("log")
+    frames = run.settings.get("frames") or "?"
+    ax.set_xlabel(f"latency per clip (ms, log scale); ours: {frames} frames, paper: 64 frames")
+    ax.set_ylabel("Kinetics-400 top-1 (%, paper)")
+    ax.set_title(f"latency vs accuracy — {_where(run)}", fontsize=9)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_runtimes(run: BenchRun, path: Path) -> None:
+    """Per-model bars for every runtime: median, with min..p90 as the whisker."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    models = list(dict.fromkeys(r.model for r in run.results))
+    keys = list(dict.fromkeys(r.key for r in run.results))
+    width = 0.8 / max(len(keys), 1)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(models) + 2), 4.8), dpi=120)
+    xs = np.arange(len(models))
+    for i, key in enumerate(keys):
+        med, lo, hi = [], [], []
+        for m in models:
+            r = next((r for r in run.results if r.model == m and r.key == key), None)
+            s = r.stats if r else None
+            med.append(s.median if s else 0)
+            lo.append(s.median - s.min if s else 0)
+            hi.append(s.p90 - s.median if s else 0)
+        bars = ax.bar(
+            xs + (i - (len(keys) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=key
+        )
+        ax.bar_label(bars, labels=[f"{m:.0f}" if m else "" for m in med], fontsize=7, padding=2)
+    ax.set_xticks(xs, models, rotation=15)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_ylabel("ms per clip (median; whisker min..p90)")
+    ax.set_title(f"runtimes on {_where(run)}", fontsize=9)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _where(run: BenchRun) -> str:
+    d = run.device
+    threads = f", {d['threads']} threads" if d.get("threads") else ""
+    return f"{d.get('model') or d.get('cpu') or d.get('device')}{threads}"
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def write_json(run: BenchRun, path: Path) -> None:
+    text = json.dumps(run.to_json(), indent=2) + "\n"
+    atomic_write(Path(path), lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_report(run: BenchRun, folder: Path) -> dict[str, Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "json": folder / "bench.json",
+        "latency_vs_top1": folder / "latency_vs_top1.png",
+        "runtimes": folder / "runtimes.png",
+        "markdown": folder / "report.md",
+    }
+    write_json(run, paths["json"])
+    measured = any(r.stats for r in run.results)
+    images = []
+    if measured:
+        plot_latency_vs_top1(run, paths["latency_vs_top1"])
+        plot_runtimes(run, paths["runtimes"])
+        images = [paths["latency_vs_top1"].name, paths["runtimes"].name]
+    else:
+        del paths["latency_vs_top1"], paths["runtimes"]
+    text = markdown(run, images)
+    atomic_write(paths["markdown"], lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return paths

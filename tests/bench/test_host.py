@@ -1,0 +1,137 @@
+"""A real host bench at a small shape: real exports, the real ExecuTorch runtime,
+real ONNX Runtime, interleaved. Latency values are not asserted (benchmarks are
+not tests); what a run must contain is."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mobilevid.bench import BenchConfig, run_bench
+from mobilevid.bench.report import write_report
+from mobilevid.errors import MobilevidError
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory, fp32, int8):
+    """The session's small VMF-560M exports placed where `make run` leaves
+    artifacts: bench must find and reuse them instead of exporting again."""
+    root = tmp_path_factory.mktemp("bench")
+    for r in (fp32, int8):
+        shutil.copy(r.path, root / r.path.name)
+        shutil.copy(r.sidecar, root / r.sidecar.name)
+    cfg = BenchConfig(
+        variants=["560m"], frames=16, size=64, warmup=1, runs=10, threads=2, artifacts_dir=root
+    )
+    return run_bench(cfg), root
+
+
+def test_every_runtime_measured_on_the_same_shape(small_run):
+    run, root = small_run
+    keys = [r.key for r in run.results]
+    assert keys == ["eager/fp32", "executorch/fp32", "executorch/int8", "onnxruntime/fp32"]
+    for r in run.results:
+        assert r.error is None, r.error
+        assert r.input_shape == [1, 3, 16, 64, 64]
+        assert len(r.times_ms) == 10 and all(t > 0 for t in r.times_ms)
+        assert r.load_ms is not None and r.load_ms > 0
+        s = r.stats
+        assert s.min <= s.median <= s.p90 <= s.max
+        assert run.ratio_to_reference(r) == pytest.approx(1.0)
+    pte = [r for r in run.results if r.runtime == "executorch"]
+    assert [Path(r.artifact).parent for r in pte] == [root, root]  # reused, not re-exported
+    assert not list((root / "bench").glob("*.pte"))
+    assert list((root / "bench").glob("vmf-560m_onnx_fp32_16x64_*.onnx"))
+    assert run.gemm_peak_gflops > 1
+    d = run.device
+    assert d["threads"] == 2 and d["cpu"] and d["os"]
+    assert run.versions["executorch"] and run.versions["onnxruntime"] and run.versions["torch"]
+    assert run.settings["interleaved"] is True
+
+
+def test_second_run_reuses_the_onnx_file(small_run):
+    _run, root = small_run
+    before = {p: p.stat().st_mtime_ns for p in (root / "bench").iterdir()}
+    cfg = BenchConfig(
+        variants=["vmf-560m"],
+        frames=16,
+        size=64,
+        warmup=0,
+        runs=10,
+        threads=1,
+        runtimes=["executorch", "onnxruntime"],
+        quantize=["fp32"],
+        artifacts_dir=root,
+    )
+    again = run_bench(cfg)
+    assert [r.key for r in again.results] == ["executorch/fp32", "onnxruntime/fp32"]
+    assert {p: p.stat().st_mtime_ns for p in (root / "bench").iterdir()} == before
+    assert again.device["threads"] == 1
+
+
+def test_artifact_mode_benches_that_file(small_run):
+    _run, root = small_run
+    pte = root / "vmf-560m_xnnpack_int8.pte"
+    cfg = BenchConfig(artifacts=[pte], warmup=0, runs=10, runtimes=["eager", "executorch"])
+    got = run_bench(cfg)
+    assert [(r.key, r.artifact) for r in got.results] == [
+        ("eager/fp32", None),
+        ("executorch/int8", str(pte)),
+    ]
+    assert got.results[0].input_shape == [1, 3, 16, 64, 64]  # the shape in the sidecar
+
+
+def test_report_of_a_real_run(small_run, tmp_path):
+    run, _ = small_run
+    paths = write_report(run, tmp_path / "r")
+    d = json.loads(paths["json"].read_text())
+    assert len(d["results"]) == 4 and len(d["metrics"]) == 4 * 7
+    assert paths["runtimes"].stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        (dict(runs=5), "at least 10"),
+        (dict(runtimes=["tflite"]), "unknown runtime"),
+        (dict(quantize=["int4"]), "--quantize int4"),
+        (dict(variants=["vmf-3g"]), "unknown model"),
+        (dict(device="pixle7"), "Did you mean 'pixel7'"),
+        (dict(threads=0), "--threads"),
+        (dict(variants=[], artifacts=[Path("nope.pte")]), "no such artifact"),
+        (dict(frames=4), "does not fit vmf-560m"),
+    ],
+)
+def test_bad_arguments(kw, msg):
+    cfg = BenchConfig(**{"variants": ["560m"], **kw})
+    with pytest.raises(MobilevidError, match=msg):
+        run_bench(cfg)
+
+
+def test_coreml_runtime_off_macos():
+    import platform
+
+    if platform.system() == "Darwin":
+        pytest.skip("Core ML runs on macOS")
+    with pytest.raises(MobilevidError, match="macOS"):
+        run_bench(BenchConfig(variants=["560m"], runtimes=["coreml"]))
+
+
+def test_missing_artifact_is_exported_into_the_bench_folder(tmp_path):
+    cfg = BenchConfig(
+        variants=["560m"],
+        frames=16,
+        size=32,
+        warmup=0,
+        runs=10,
+        runtimes=["executorch"],
+        quantize=["fp32"],
+        artifacts_dir=tmp_path,
+    )
+    run = run_bench(cfg)
+    out = tmp_path / "bench" / "vmf-560m_xnnpack_fp32.pte"
+    assert run.results[0].artifact == str(out) and out.is_file()
+    assert json.loads(Path(str(out) + ".json").read_text())["input"]["shape"] == [1, 3, 16, 32, 32]
