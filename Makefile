@@ -15,12 +15,16 @@ DEV_STAMP := $(STAMP)-dev
 ART := artifacts
 MV  := $(VENV)/bin/mobilevid
 
-# The main job: VMF-560M to ExecuTorch and Core ML at the paper's input, verified.
+# The main job: VMF-560M to ExecuTorch (fp32, int8) and Core ML at the paper's
+# input, verified against PyTorch, then timed on this CPU beside eager PyTorch
+# and ONNX Runtime (the bench reuses the .pte files exported here).
 run: $(STAMP)
 	$(MV) export --variant 560m --target executorch --output $(ART) --force
+	$(MV) export --variant 560m --target executorch --quantize int8 --output $(ART) --force
 	$(MV) export --variant 560m --target coreml --output $(ART) --force
-	$(MV) verify $(ART)/vmf-560m_xnnpack_fp32.pte $(ART)/vmf-560m_coreml_fp16.mlpackage
-	@echo "artifacts: $(CURDIR)/$(ART)"; ls -1 $(ART)
+	$(MV) verify $(ART)/vmf-560m_xnnpack_fp32.pte $(ART)/vmf-560m_xnnpack_int8.pte $(ART)/vmf-560m_coreml_fp16.mlpackage
+	$(MV) bench --device host --variant 560m --artifacts-dir $(ART) --report reports/bench-host-560m
+	@echo "artifacts: $(CURDIR)/$(ART)"; ls -1 $(ART); echo "bench report: $(CURDIR)/reports/bench-host-560m/report.md"
 
 # The long export claims: every VMF variant at the paper's input (fp32 and int8
 # .pte, Core ML), and int8 top-1 agreement on trained 1G/2G/5G models. About
@@ -34,6 +38,7 @@ check-full: $(DEV_STAMP)
 	$(MV) verify $(ART)/full/*.pte $(ART)/full/*.mlpackage
 	du -sh $(ART)/full/*.mlpackage
 	$(PY) -m pytest -m full -s -q tests
+	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --artifacts-dir $(ART) --report reports/bench-host-table12
 
 test: $(DEV_STAMP)
 	$(VENV)/bin/ruff check mobilevid tests
@@ -52,7 +57,7 @@ $(VENV)/bin/python:
 	$(PY) -m pip install --quiet --upgrade "pip>=24"
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e ".[onnx]"
 	touch $@
 
 $(DEV_STAMP): pyproject.toml | $(VENV)/bin/python

@@ -274,7 +274,8 @@ def bench(
         list[str] | None,
         typer.Option(
             metavar="NAME...",
-            help="host: eager executorch onnxruntime coreml (default: all that run here).",
+            help="host: eager executorch onnxruntime coreml executorch-cpp "
+            "(default: the first four that run here).",
         ),
     ] = None,
     quantize: Annotated[

@@ -32,6 +32,7 @@ QUANTIZE = ("fp32", "int8")
 BACKENDS = {
     "eager": "pytorch",
     "executorch": "xnnpack",
+    "executorch-cpp": "xnnpack",
     "onnxruntime": "onnxruntime-cpu",
     "coreml": "coreml",
 }
@@ -134,7 +135,7 @@ def _runtimes(cfg: BenchConfig, notes: list[str]) -> list[str]:
                 raise MobilevidError(why)
         return list(dict.fromkeys(cfg.runtimes))
     chosen = []
-    for r in rt.RUNTIMES:
+    for r in rt.DEFAULT_RUNTIMES:
         why = rt.available(r)
         if why is None:
             chosen.append(r)
@@ -198,8 +199,9 @@ def _onnx_path(s: Subject, cfg: BenchConfig) -> Path:
 @dataclass
 class _Job:
     result: Result
-    load: Callable[[], rt.Run]
+    load: Callable[[], rt.Run | None]
     run: rt.Run | None = None
+    separate: Path | None = None  # timed by the C++ runner in its own process
 
 
 def _jobs(
@@ -236,11 +238,11 @@ def _jobs(
                 except Exception as e:  # the exporter raises many types; keep benching
                     r.error = f"ONNX export failed: {str(e).splitlines()[0]}"
                 jobs.append(_Job(r, lambda p=path: rt.onnxruntime(p, cfg.threads)))
-            elif runtime == "executorch":
+            elif runtime in ("executorch", "executorch-cpp"):
                 for q in quants:
                     if q == "fp16":
                         continue
-                    r = result("executorch", q)
+                    r = result(runtime, q)
                     try:
                         path = s.pte.get(q) or (
                             None if s.pte else find_or_export(s, "executorch", q, cfg, steps)
@@ -251,7 +253,10 @@ def _jobs(
                     if path is None and r.error is None:
                         continue  # --artifact given without this precision
                     r.artifact = str(path) if path else None
-                    jobs.append(_Job(r, lambda p=path: rt.executorch(p)))
+                    if runtime == "executorch":
+                        jobs.append(_Job(r, lambda p=path: rt.executorch(p)))
+                    else:
+                        jobs.append(_Job(r, lambda: None, separate=path))
             elif runtime == "coreml":
                 for q, path in s.mlpackage.items():
                     jobs.append(_Job(result("coreml", q, path), lambda p=path: rt.coreml(p)))
@@ -289,7 +294,8 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
     jobs = _jobs(subs, runtimes, quants, cfg, run, steps)
     run.results = [j.result for j in jobs]
 
-    for j in steps.track(jobs, "loading models into their runtimes", len(jobs)):
+    inline = [j for j in jobs if j.separate is None]
+    for j in steps.track(inline, "loading models into their runtimes", len(inline)):
         if j.result.error:
             continue
         t0 = time.perf_counter()
@@ -324,4 +330,27 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
                 continue
             if i >= cfg.warmup:
                 j.result.times_ms.append(dt)
+    _run_separately([j for j in jobs if j.separate and not j.result.error], cfg, run, steps)
     return run
+
+
+def _run_separately(jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: Steps) -> None:
+    """The C++ runner times its own warm-up and runs in one process per model,
+    after the interleaved rounds: the same .pte without Python in the loop."""
+    if not jobs:
+        return
+    from mobilevid.bench.cpp_runner import build_runner, run_runner
+
+    with steps.step("building the C++ runner against the executorch wheel"):
+        binary = build_runner()
+    run.notes.append(
+        "executorch-cpp: the C++ runner (runner/), one process per model, "
+        "after the interleaved rounds (not interleaved)"
+    )
+    for j in steps.track(jobs, "timing with the C++ runner", len(jobs)):
+        try:
+            j.result.load_ms, j.result.times_ms = run_runner(
+                binary, j.separate, cfg.warmup, cfg.runs, cfg.threads
+            )
+        except MobilevidError as e:
+            j.result.error = str(e)

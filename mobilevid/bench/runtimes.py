@@ -17,9 +17,20 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.ui import muted
 
-__all__ = ["RUNTIMES", "available", "eager", "executorch", "onnxruntime", "coreml", "set_threads"]
+__all__ = [
+    "DEFAULT_RUNTIMES",
+    "RUNTIMES",
+    "available",
+    "eager",
+    "executorch",
+    "onnxruntime",
+    "coreml",
+    "set_threads",
+]
 
-RUNTIMES = ("eager", "executorch", "onnxruntime", "coreml")
+RUNTIMES = ("eager", "executorch", "onnxruntime", "coreml", "executorch-cpp")
+# executorch-cpp (the C++ runner, built with cmake on first use) is opt-in
+DEFAULT_RUNTIMES = RUNTIMES[:4]
 Run = Callable[[torch.Tensor], Any]
 
 
@@ -30,6 +41,11 @@ def available(runtime: str) -> str | None:
             import onnxruntime  # noqa: F401
         except ImportError:
             return "onnxruntime is not installed: pip install 'mobilevid[onnx]'"
+    if runtime == "executorch-cpp":
+        import shutil
+
+        if shutil.which("cmake") is None or shutil.which("c++") is None:
+            return "executorch-cpp builds the C++ runner: install cmake and a C++ compiler"
     if runtime == "coreml" and platform.system() != "Darwin":
         return (
             "Core ML runs only on macOS; on Linux, bench the .pte or use --device iphone15 on a Mac"

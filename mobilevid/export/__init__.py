@@ -43,7 +43,7 @@ class Target:
 
 TARGETS = {
     "executorch": Target("executorch", "xnnpack", ".pte", ("fp32", "int8")),
-    "coreml": Target("coreml", "coreml", ".mlpackage", ("fp16", "fp32", "int8")),
+    "coreml": Target("coreml", "coreml", ".mlpackage", ("fp16", "fp32", "int8", "int4")),
 }
 IOS_TARGETS = ("iOS17", "iOS18")
 
@@ -55,7 +55,7 @@ class ExportConfig:
 
     variant: str = "vmf-560m"
     target: str = "executorch"
-    quantize: str | None = None  # per target: executorch fp32|int8, coreml fp16|fp32|int8
+    quantize: str | None = None  # executorch fp32|int8; coreml fp16|fp32|int8|int4 (weights)
     checkpoint: Path | None = None
     calibration: list[Path] | None = None  # videos or folders; default: the sample clips
     calibration_clips: int = 24
@@ -121,6 +121,8 @@ def plan(cfg: ExportConfig) -> Plan:
         )
     if cfg.ios_target not in IOS_TARGETS:
         raise MobilevidError(f"--ios-target must be one of {', '.join(IOS_TARGETS)}")
+    if quantize == "int4" and cfg.ios_target < "iOS18":
+        raise MobilevidError("Core ML int4 weights (per-block) need iOS 18: add --ios-target iOS18")
     for name in ("frames", "size", "calibration_clips", "num_classes"):
         v = getattr(cfg, name)
         if v is not None and v < 1:

@@ -38,6 +38,7 @@ THRESHOLDS: dict[tuple[str, str], tuple[float | None, float | None]] = {
     ("coreml", "fp32"): (1e-3, 0.9999),
     ("coreml", "fp16"): (None, 0.995),
     ("coreml", "int8"): (None, 0.99),
+    ("coreml", "int4"): (None, 0.98),
 }
 
 

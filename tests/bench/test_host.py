@@ -135,3 +135,15 @@ def test_missing_artifact_is_exported_into_the_bench_folder(tmp_path):
     out = tmp_path / "bench" / "vmf-560m_xnnpack_fp32.pte"
     assert run.results[0].artifact == str(out) and out.is_file()
     assert json.loads(Path(str(out) + ".json").read_text())["input"]["shape"] == [1, 3, 16, 32, 32]
+
+
+@pytest.mark.slow
+def test_cpp_runner_as_a_host_runtime(fp32):
+    run = run_bench(
+        BenchConfig(
+            artifacts=[fp32.path], runtimes=["executorch-cpp"], warmup=0, runs=10, threads=1
+        )
+    )
+    (r,) = run.results
+    assert r.key == "executorch-cpp/fp32" and r.error is None and len(r.times_ms) == 10
+    assert r.load_ms > 0 and any("C++ runner" in n for n in run.notes)

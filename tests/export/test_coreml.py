@@ -16,9 +16,11 @@ SMALL = dict(variant="560m", target="coreml", frames=8, size=64)
 @pytest.fixture(scope="module")
 def packages(tmp_path_factory):
     out = tmp_path_factory.mktemp("cml")
-    return {
+    got = {
         q: export(ExportConfig(quantize=q, output=out, **SMALL)) for q in ("fp32", "fp16", "int8")
     }
+    got["int4"] = export(ExportConfig(quantize="int4", ios_target="iOS18", output=out, **SMALL))
+    return got
 
 
 def test_interface_reads_back(packages):
@@ -41,6 +43,23 @@ def test_int8_weights_shrink_the_package(packages):
     fp32, fp16, int8 = (packages[q].size_bytes for q in ("fp32", "fp16", "int8"))
     assert int8 <= 0.30 * fp32
     assert int8 <= 0.56 * fp16  # 8-bit vs 16-bit weights, plus per-channel scales
+
+
+def test_int4_weights_are_a_quarter_of_fp16(packages):
+    fp16, int4 = packages["fp16"].size_bytes, packages["int4"].size_bytes
+    assert int4 <= 0.30 * fp16
+    spec = ct.utils.load_spec(str(packages["int4"].path))
+    assert spec.specificationVersion >= 9  # iOS 18: per-block int4 weights
+    ops = {op.type for f in spec.mlProgram.functions.values()
+           for b in f.block_specializations.values() for op in b.operations}  # fmt: skip
+    assert "constexpr_blockwise_shift_scale" in ops, ops
+
+
+def test_int4_needs_ios18():
+    from mobilevid.errors import MobilevidError
+
+    with pytest.raises(MobilevidError, match="iOS 18"):
+        export(ExportConfig(quantize="int4", **SMALL))
 
 
 def test_verify_validates_interface(packages):

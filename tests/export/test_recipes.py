@@ -6,7 +6,7 @@ from mobilevid.errors import MobilevidError
 from mobilevid.export import ExportConfig, plan
 from mobilevid.export.recipes import list_recipes, load_recipe
 
-BUNDLED = ["coreml-fp16", "coreml-int8w", "xnnpack-fp32", "xnnpack-int8"]
+BUNDLED = ["coreml-fp16", "coreml-int4w", "coreml-int8w", "xnnpack-fp32", "xnnpack-int8"]
 
 
 def test_bundled_recipes_are_valid_and_plan():
