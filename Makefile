@@ -43,6 +43,12 @@ check-full: $(DEV_STAMP)
 test: $(DEV_STAMP)
 	$(VENV)/bin/ruff check mobilevid tests
 	$(PY) -m pytest -q
+	$(MAKE) test-java
+
+# The Android demo's Java core against the shared vectors (javac + Debian's JUnit 4).
+.PHONY: test-java
+test-java:
+	android_demo/core/run_tests.sh
 
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check mobilevid tests

@@ -69,22 +69,29 @@ def profile(
     ablations: Annotated[
         bool, typer.Option("--ablations", help="Recount the paper's ablation Tables 6-11.")
     ] = False,
+    pruning: Annotated[
+        bool, typer.Option("--pruning", help="ViT-S dense, STA per r, TSNet per keep ratio.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Params and GMACs (multiply-adds per clip) beside the paper's figures."""
     from mobilevid.counting import profile as profile_one
     from mobilevid.models import list_models, resolve_name
     from mobilevid.models.mobile_former import ABLATIONS
+    from mobilevid.models.vit import PRUNING
 
     if all_ and variant:
         raise MobilevidError("use either --variant or --all, not both")
-    jobs: list[dict] = []
-    if ablations:
-        jobs += [
+    def rows(table, prefix: str = "") -> list[dict]:
+        return [
             dict(name=a.model, paper_gmacs=a.paper_gmacs, paper_top1=a.paper_top1,
-                 label=f"Table {a.table}: {a.label}", **dict(a.overrides))
-            for a in ABLATIONS
+                 label=f"{prefix}{a.table}: {a.label}", **dict(a.overrides))
+            for a in table
         ]  # fmt: skip
+
+    jobs: list[dict] = (rows(ABLATIONS, "Table ") if ablations else []) + (
+        rows(PRUNING) if pruning else []
+    )
     names = list_models() if all_ else [resolve_name(v) for v in variant or []]
     if not names and not jobs:
         names = list_models(family="vmf")

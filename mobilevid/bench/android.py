@@ -329,6 +329,7 @@ def bench_android(
         remote = f"{REMOTE_DIR}/{a.name}"
         try:
             t.push(a, remote)
+            t.push(Path(str(a) + ".json"), remote + ".json")  # the app reads the input spec
             r.extra["thermal_before"] = thermal_state(t)
             if runner:
                 remote_json = _run_binary(t, runner, remote, cfg, timeout)
@@ -342,5 +343,5 @@ def bench_android(
         except MobilevidError as e:
             r.error = str(e)
         finally:
-            t.shell(["rm", "-f", remote])
+            t.shell(["rm", "-f", remote, remote + ".json"])
     return run

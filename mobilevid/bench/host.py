@@ -46,8 +46,8 @@ class Subject:
     model: str
     shape: tuple[int, int, int, int, int]
     meta: dict[str, Any]  # sidecar-like: model, overrides, num_classes, weights
-    pte: dict[str, Path] = field(default_factory=dict)  # quantize -> given .pte
-    mlpackage: dict[str, Path] = field(default_factory=dict)
+    pte: list[tuple[str, Path]] = field(default_factory=list)  # (quantize, file) given
+    mlpackage: list[tuple[str, Path]] = field(default_factory=list)
 
     @property
     def default_weights(self) -> bool:
@@ -117,7 +117,7 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
         if s is None:
             out.append(probe)
             s = probe
-        (s.pte if a.suffix == ".pte" else s.mlpackage)[meta["quantize"]] = a
+        (s.pte if a.suffix == ".pte" else s.mlpackage).append((meta["quantize"], a))
     if not out:
         raise MobilevidError("nothing to bench: pass --variant NAME... or --artifact FILE...")
     return out
@@ -239,26 +239,20 @@ def _jobs(
                     r.error = f"ONNX export failed: {str(e).splitlines()[0]}"
                 jobs.append(_Job(r, lambda p=path: rt.onnxruntime(p, cfg.threads)))
             elif runtime in ("executorch", "executorch-cpp"):
-                for q in quants:
-                    if q == "fp16":
-                        continue
+                wanted = s.pte or [(q, None) for q in quants if q != "fp16"]
+                for q, path in wanted:
                     r = result(runtime, q)
                     try:
-                        path = s.pte.get(q) or (
-                            None if s.pte else find_or_export(s, "executorch", q, cfg, steps)
-                        )
+                        path = path or find_or_export(s, "executorch", q, cfg, steps)
                     except MobilevidError as e:
                         r.error = str(e)
-                        path = None
-                    if path is None and r.error is None:
-                        continue  # --artifact given without this precision
                     r.artifact = str(path) if path else None
                     if runtime == "executorch":
                         jobs.append(_Job(r, lambda p=path: rt.executorch(p)))
                     else:
                         jobs.append(_Job(r, lambda: None, separate=path))
             elif runtime == "coreml":
-                for q, path in s.mlpackage.items():
+                for q, path in s.mlpackage:
                     jobs.append(_Job(result("coreml", q, path), lambda p=path: rt.coreml(p)))
                 if not s.mlpackage:
                     run.notes.append(

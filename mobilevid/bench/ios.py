@@ -131,9 +131,10 @@ def bench_iphone(
             "and check `xcrun devicectl list devices`"
         )
     phone = phones[0]
-    models_dir = PROJECT / "BenchModels"
-    shutil.rmtree(models_dir, ignore_errors=True)
-    models_dir.mkdir(parents=True)
+    models_dir = PROJECT / "BenchModels"  # a folder reference of the test target
+    models_dir.mkdir(parents=True, exist_ok=True)
+    for old in models_dir.glob("*.mlpackage"):  # keep the folder's README
+        shutil.rmtree(old, ignore_errors=True)
     for a in artifacts:
         atomic_write(models_dir / a.name, lambda tmp, a=a: shutil.copytree(a, tmp))
     info: dict[str, Any] = {

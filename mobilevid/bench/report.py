@@ -47,13 +47,20 @@ def _row(run: BenchRun, r: Result) -> list[str]:
         if r.input_shape[3] == r.input_shape[4]
         else "x".join(map(str, r.input_shape[2:])),
         f"{r.gmacs:.2f}" if r.gmacs else "",
-        r.key,
+        _label(run, r),
         *timing,
         f"{s.median / floor:.1f}" if s and floor else "",
         f"{ratio:.2f}x" if ratio else "",
         f"{p.cpu_ms:g}" if p else "",
         f"{p.cpu_ms / ref.cpu_ms:.2f}x" if p else "",
     ]
+
+
+def _label(run: BenchRun, r: Result) -> str:
+    """runtime/precision, plus the file when one run has two of them (two
+    exports of the same model compared side by side)."""
+    twins = [x for x in run.results if x.model == r.model and x.key == r.key]
+    return f"{r.key} ({r.artifact})" if len(twins) > 1 and r.artifact else r.key
 
 
 def _header(run: BenchRun) -> list[str]:
@@ -78,6 +85,7 @@ def _header(run: BenchRun) -> list[str]:
 
 def print_table(run: BenchRun, console) -> None:
     from rich import box
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"latency per clip on {run.device.get('device')}", box=box.SIMPLE_HEAD)
@@ -87,8 +95,9 @@ def print_table(run: BenchRun, console) -> None:
         )
     for r in run.results:
         row = _row(run, r)
-        if r.error:
-            row[4] = f"[red]{row[4]}[/red]"
+        if r.error:  # the whole message is in the JSON and the Markdown report
+            short = "error (see report.md)" if len(row[4]) > 30 else row[4]
+            row[4] = f"[red]{escape(short)}[/red]"
         t.add_row(*row)
     console.print(t)
     for line in _header(run):
@@ -150,16 +159,17 @@ def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
         if not pts:
             continue
         pts.sort()
-        xs, ys, _ = zip(*pts, strict=True)
-        ax.plot(
-            xs,
-            ys,
-            marker=_MARKERS.get(key.split("/")[0], "o"),
-            color=cmap(i),
-            label=key,
-            linestyle="-" if "vmf" in pts[0][2] else "none",
-            alpha=0.9,
-        )
+        marker = _MARKERS.get(key.split("/")[0], "o")
+        family = [p for p in pts if p[2].startswith("vmf-")]  # the VMF family as a curve
+        others = [p for p in pts if not p[2].startswith("vmf-")]
+        if family:
+            xs, ys, _ = zip(*family, strict=True)
+            ax.plot(xs, ys, marker=marker, color=cmap(i), label=key, alpha=0.9)
+        for x, y, name in others:
+            ax.scatter([x], [y], marker=marker, color=cmap(i), label=None if family else key)
+            ax.annotate(
+                name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=cmap(i)
+            )
     ax.scatter([], [], marker="x", color="0.55", label=f"paper, {CPU}")
     ax.set_xscale("log")
     frames = run.settings.get("frames") or "?"

@@ -6,7 +6,8 @@ three pieces are rewritten so that XNNPACK takes them:
 
 - frame-level DY-ReLU: fc1 on concat(pooled frame, token 0) is split into
   W_p @ pooled + (W_t @ token0 + b): no concat or expand over frames; the
-  hsigmoid is folded into a clamp, 2*hsigmoid(u) - 1 = clamp(u / 3, -1, 1).
+  hsigmoid is folded into a clamp, 2*hsigmoid(u) - 1 = clamp(u / 3, -1, 1);
+  the slopes are applied to the 4-D map (no reshape of the activation).
 - bridges: attention over the T'*H*W positions is computed channels-first,
   (B*h, c, L), so only the small (M x L) score maps are ever transposed;
   Former->Mobile's softmax over the M tokens runs on a transposed score map
@@ -61,18 +62,28 @@ class FramesDyReLU(nn.Module):
         self.register_buffer("init", torch.tensor([1.0, 0.0]).repeat_interleave(c))
 
     def forward(self, x: torch.Tensor, token0: torch.Tensor, batch: int) -> torch.Tensor:
-        bt, c, h, w = x.shape
+        bt, c = x.shape[:2]
         t = bt // batch
         hid = self.fc1_token(token0).reshape(batch, 1, -1)  # (B, 1, hidden)
         if self.frame_level:
             pooled = x.mean(dim=(2, 3), keepdim=True).reshape(bt, c)  # (B*T, C)
             hid = self.fc1_frame(pooled).reshape(batch, t, -1) + hid  # (B, T, hidden)
         coef = self.fc2(F.relu(hid)).clamp(-1.0, 1.0) * self.lambda_a + self.init  # (B, T|1, 2C)
-        tc = coef.shape[1]
-        a1 = coef[..., :c].reshape(batch, tc, c, 1)  # (B, T|1, C, 1); no unsqueeze: XNNPACK's
-        a2 = coef[..., c:].reshape(batch, tc, c, 1)  # int8 squeeze node rejects it
-        xv = x.reshape(batch, t, c, h * w)  # (B, T, C, HW)
-        return torch.maximum(xv * a1, xv * a2).reshape(bt, c, h, w)
+        # Slopes as (N, C, 1, 1): the feature map keeps its 4-D shape, so XNNPACK
+        # runs the ops in its own channels-last layout, with no transposes around
+        # a reshape of the (large) activation; only the small slopes are reshaped.
+        if coef.shape[1] == t:  # per frame
+            n = bt
+        elif batch == 1:  # one set for the clip, broadcast over its frames
+            n = 1
+        else:  # eager only: the exported batch is 1
+            coef, n = coef.expand(batch, t, 2 * c), bt
+        # (max(a1 x, a2 x) = a2 x + relu((a1 - a2) x) would be all-int8, but an int8
+        # DY-ReLU output makes the pad of the next temporal conv int8 too, and
+        # XNNPACK rejects that pad at load time: the maximum stays, in fp32.)
+        a1 = coef[..., :c].reshape(n, c, 1, 1)
+        a2 = coef[..., c:].reshape(n, c, 1, 1)
+        return torch.maximum(x * a1, x * a2)
 
 
 class FramesMobile(nn.Module):

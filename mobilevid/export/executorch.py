@@ -75,8 +75,11 @@ def quantize_int8(
     )
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    from mobilevid.deploy import KEEP_FP32
+    from mobilevid.deploy import KEEP_FP32, FramesConv
 
+    for m in deploy.modules():
+        if isinstance(m, FramesConv):
+            m.pad_frames_axis = False
     quantizer = XNNPACKQuantizer()
     quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
     keep = tuple(f"{c.__module__}.{c.__qualname__}" for c in KEEP_FP32)
@@ -144,6 +147,24 @@ def delegation_summary(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
     }
 
 
+def _check_loads(path: Path, name: str) -> None:
+    """Load the program in the ExecuTorch runtime before it gets its final name:
+    XNNPACK compiles the delegate at load time and can still reject a node that
+    lowering accepted (an int8 pad whose input and output scales differ)."""
+    from executorch.runtime import Runtime
+
+    from mobilevid.ui import muted
+
+    try:
+        with muted():
+            Runtime.get().load_program(str(path)).load_method("forward")
+    except RuntimeError as e:
+        raise MobilevidError(
+            f"{name}: the lowered program does not load in the ExecuTorch runtime ({e}); "
+            "no file was written. Rerun with --verbose for the runtime's log"
+        ) from None
+
+
 def export_executorch(model: torch.nn.Module, plan, steps: Steps) -> tuple[dict, list[str]]:
     from mobilevid.deploy import to_deployable
 
@@ -154,8 +175,12 @@ def export_executorch(model: torch.nn.Module, plan, steps: Steps) -> tuple[dict,
         clips = calibration_clips(plan, steps, plan.cfg.calibration)
         deploy = quantize_int8(deploy, example, clips, steps)
     program, summary = lower(deploy, example, steps, plan.name)
-    with steps.step(f"saving {plan.output}"):
-        atomic_write(Path(plan.output), lambda tmp: tmp.write_bytes(program.buffer))
+    def write(tmp: Path) -> None:
+        tmp.write_bytes(program.buffer)
+        _check_loads(tmp, plan.name)
+
+    with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
+        atomic_write(Path(plan.output), write)
     notes = []
     if summary["portable_nodes"]:
         notes.append(f"{summary['portable_nodes']} op(s) on portable kernels")

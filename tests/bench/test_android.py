@@ -125,7 +125,8 @@ def test_app_benchmark_mode_command_sequence(pte):
     order = [c[0] if c[0] != "shell" else c[1] for c in phone.calls]
     i_push, i_am = order.index("push"), order.index("am")
     assert i_push < i_am < order.index("pull") < len(order) - 1
-    assert phone.calls[-1] == ("shell", "rm", "-f", remote)
+    assert ("push", pte.name + ".json", remote + ".json") in phone.calls  # the sidecar too
+    assert phone.calls[-1] == ("shell", "rm", "-f", remote, remote + ".json")
     r = run.results[0]
     assert r.error is None and r.load_ms == 41.5 and len(r.times_ms) == 12
     assert r.stats.median == pytest.approx(25.5)

@@ -9,7 +9,7 @@ from torch import nn
 from mobilevid.deploy import FramesConv, is_deployable, to_deployable
 from mobilevid.deploy.ops import frames_to_clip
 from mobilevid.errors import MobilevidError
-from mobilevid.models import create_model, list_models
+from mobilevid.models import create_model, list_models, model_info
 
 
 def _randomize(model: nn.Module) -> nn.Module:
@@ -53,12 +53,15 @@ def test_frames_conv_equals_conv3d_with_bn(cin, cout, k, s, p, g, b, t):
         ref = bn(conv(x))
         fc = FramesConv(conv, bn)
         y = fc(x.transpose(1, 2).reshape(b * t, cin, 9, 10), b)
+        fc.pad_frames_axis = False  # the reshape path int8 export uses
+        y2 = fc(x.transpose(1, 2).reshape(b * t, cin, 9, 10), b)
     torch.testing.assert_close(frames_to_clip(y, b), ref, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(y2, y, rtol=1e-5, atol=1e-5)
     assert fc.out_frames(t) == ref.shape[2]
 
 
 VARIANTS = (
-    [(n, {}) for n in list_models()]
+    [(n, {}) for n in list_models() if model_info(n).family != "vit"]  # vit: not yet deployable
     + [
         ("vmf-1g", dict(dw_conv=dw, activation=a))
         for dw, a in itertools.product(("2d", "2+1d"), ("relu", "dyrelu"))

@@ -69,3 +69,16 @@ def test_export_from_checkpoint_and_verify_by_sha(tmp_path):
 
     with pytest.raises(MobilevidError, match="not the checkpoint"):
         verify(r.path, checkpoint=tmp_path / "x.pt")
+
+
+def test_a_program_that_does_not_load_is_never_saved(tmp_path):
+    """XNNPACK compiles at load time and may reject what lowering accepted (an
+    int8 pad with mismatched scales, as X3D-S int8 hits): the export checks a
+    load before the file gets its name."""
+    from mobilevid.errors import MobilevidError
+    from mobilevid.export.executorch import _check_loads
+
+    bad = tmp_path / "x.pte"
+    bad.write_bytes(b"\0" * 64)
+    with pytest.raises(MobilevidError, match="does not load in the ExecuTorch runtime"):
+        _check_loads(bad, "x3d-s")

@@ -120,7 +120,7 @@ def test_mobile3d_is_vmf_without_former_and_bridges():
     assert m.head.fc.in_features == m.head.conv.out_channels  # no token concat
 
 
-@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("name", [n for n in list_models() if not n.startswith("vit")])
 def test_every_model_small_forward_backward(name):
     m = create_model(name, num_classes=7).train()
     y = m(torch.randn(*SMALL))
