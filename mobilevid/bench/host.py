@@ -282,6 +282,21 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
     }
     run = BenchRun(host_info(cfg.threads), versions(), settings, notes=notes)
 
+    previous = torch.get_num_threads()
+    try:
+        return _bench(cfg, steps, runtimes, quants, subs, run)
+    finally:  # the thread count is process-wide: give the caller theirs back
+        rt.set_threads(previous)
+
+
+def _bench(
+    cfg: BenchConfig,
+    steps: Steps,
+    runtimes: list[str],
+    quants: list[str],
+    subs: list[Subject],
+    run: BenchRun,
+) -> BenchRun:
     rt.set_threads(cfg.threads)
     with steps.step(f"measuring the fp32 GEMM peak on {cfg.threads} thread(s)"):
         run.gemm_peak_gflops = gemm_peak_gflops(cfg.threads)

@@ -66,7 +66,11 @@ def test_second_run_reuses_the_onnx_file(small_run):
         quantize=["fp32"],
         artifacts_dir=root,
     )
+    import torch
+
+    threads = torch.get_num_threads()
     again = run_bench(cfg)
+    assert torch.get_num_threads() == threads  # process-wide state is given back
     assert [r.key for r in again.results] == ["executorch/fp32", "onnxruntime/fp32"]
     assert {p: p.stat().st_mtime_ns for p in (root / "bench").iterdir()} == before
     assert again.device["threads"] == 1

@@ -28,7 +28,7 @@ def run(*args, **kw) -> subprocess.CompletedProcess:
         (["export", "--variant", "nope"], "unknown model 'nope'"),
         (["export", "-m", "560m", "--target", "tflite"], "unknown target 'tflite'"),
         (["export", "-m", "560m", "--recipe", "no-such-recipe"], "no recipe 'no-such-recipe'"),
-        (["export", "-m", "560m", "-t", "coreml", "-q", "int4"], "not available for coreml"),
+        (["export", "-m", "560m", "-t", "coreml", "-q", "int2"], "not available for coreml"),
         (["verify", "/no/such.pte"], "no such artifact"),
     ],
 )
