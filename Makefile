@@ -10,7 +10,7 @@ PY     := $(VENV)/bin/python
 STAMP     := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 DEV_STAMP := $(STAMP)-dev
 
-.PHONY: run test lint check-full setup setup-dev clean
+.PHONY: run test lint check-full setup setup-dev clean system-deps
 
 ART := artifacts
 MV  := $(VENV)/bin/mobilevid
@@ -40,7 +40,21 @@ check-full: $(DEV_STAMP)
 	$(PY) -m pytest -m full -s -q tests
 	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --artifacts-dir $(ART) --report reports/bench-host-table12
 
-test: $(DEV_STAMP)
+# System tools the tests build with: javac (the Android core), cmake and g++ (the
+# C++ runner). Installed with apt-get when missing and possible (CI, as root).
+system-deps:
+	@missing=""; \
+	command -v javac >/dev/null || missing="$$missing default-jdk-headless"; \
+	command -v cmake >/dev/null || missing="$$missing cmake"; \
+	command -v g++ >/dev/null || missing="$$missing g++"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:$$missing"; export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (install them to run every test)"; exit 1; fi; \
+	fi
+
+test: $(DEV_STAMP) system-deps
 	$(VENV)/bin/ruff check mobilevid tests
 	$(PY) -m pytest -q
 	$(MAKE) test-java

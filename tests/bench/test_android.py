@@ -5,7 +5,6 @@ real adb server (adbutils starts its bundled adb) is used for the no-phone case.
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
 
 import pytest
@@ -222,32 +221,13 @@ def test_connect_picks_the_matching_phone():
         android.connect(find_device("pixel7"), "Z9", devices=lambda: devs)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_real_adb_server_without_a_phone(monkeypatch):
+def test_real_adb_server_without_a_phone(private_adb_port):
     """adbutils starts its bundled adb on a private port; it lists no phone, and
     asking for one fails with the one-line instruction."""
-    monkeypatch.setenv("ANDROID_ADB_SERVER_PORT", str(_free_port()))
-    try:
-        assert android.connected() == []
-        with pytest.raises(MobilevidError, match="no Google Pixel 7 connected"):
-            android.connect(find_device("pixel7"))
-    finally:
-        import subprocess
-
-        import adbutils
-
-        subprocess.run(
-            [adbutils.adb_path(), "kill-server"],
-            capture_output=True,
-            timeout=30,
-            env={"ANDROID_ADB_SERVER_PORT": android.os.environ["ANDROID_ADB_SERVER_PORT"]},
-        )
+    assert android.connected() == []
+    with pytest.raises(MobilevidError, match="no Google Pixel 7 connected"):
+        android.connect(find_device("pixel7"))
 
 
 def test_no_adb_server_is_one_clear_error(monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import socket
 import subprocess
 import sys
 
@@ -52,34 +51,17 @@ def test_iphone_needs_macos():
     one_line_error(run("bench", "--device", "iphone15"), "needs macOS")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
-def test_pixel_without_a_phone_says_how_to_connect_one():
+def test_pixel_without_a_phone_says_how_to_connect_one(private_adb_port):
     """Against a real adb server (adbutils' bundled adb on a private port)."""
-    env = {"ANDROID_ADB_SERVER_PORT": str(_free_port())}
-    try:
-        p = run("bench", "--device", "pixel7", env=env)
-        one_line_error(p, "no Google Pixel 7 connected")
-        assert "USB debugging" in p.stderr
-        d = run("devices", "--json", env=env)
-        assert d.returncode == 0, d.stderr
-        got = json.loads(d.stdout)
-        assert got["connected"] == [] and got["notes"] == []
-        assert {"pixel7", "galaxys23", "iphone15", "host"} <= {k["name"] for k in got["known"]}
-    finally:
-        import adbutils
-
-        subprocess.run(
-            [adbutils.adb_path(), "kill-server"],
-            capture_output=True,
-            timeout=30,
-            env={**os.environ, **env},
-        )
+    p = run("bench", "--device", "pixel7")
+    one_line_error(p, "no Google Pixel 7 connected")
+    assert "USB debugging" in p.stderr
+    d = run("devices", "--json")
+    assert d.returncode == 0, d.stderr
+    got = json.loads(d.stdout)
+    assert got["connected"] == [] and got["notes"] == []
+    assert {"pixel7", "galaxys23", "iphone15", "host"} <= {k["name"] for k in got["known"]}
 
 
 def test_multi_value_flags_of_bench():
