@@ -28,7 +28,9 @@ __all__ = [
     "file_sha256",
     "load_checkpoint",
     "load_into",
+    "load_training_state",
     "save_checkpoint",
+    "slim",
 ]
 
 _WRAPPERS = ("model", "state_dict", "model_state", "module")
@@ -49,15 +51,48 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
-    p = Path(path)
+# Checkpoints that ship inside the package, by name: `--checkpoint builtin:NAME`.
+BUILTIN = {
+    # VMF-560M trained on the built-in synthetic motion set (16 x 64 x 64, 8
+    # classes) by `make builtin-weights`; fp16 to halve the download
+    "vmf-560m-motion": "weights/vmf-560m_motion.pt",
+}
+
+
+def resolve(path: str | Path) -> Path:
+    """A file path, or ``builtin:NAME`` for a checkpoint shipped with mobilevid."""
+    text = str(path)
+    if not text.startswith("builtin:"):
+        return Path(path)
+    name = text.removeprefix("builtin:")
+    if name not in BUILTIN:
+        raise MobilevidError(
+            f"unknown built-in checkpoint {name!r}; there is: {', '.join(BUILTIN)}"
+        )
+    return Path(__file__).parent / BUILTIN[name]
+
+
+def _load(p: Path) -> Any:
     if not p.is_file():
         raise MobilevidError(f"{p}: no such checkpoint file")
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, pickle with code, not a torch file, ...
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise MobilevidError(f"{p}: not a readable PyTorch checkpoint ({first[:160]})") from None
+
+
+def load_training_state(path: str | Path) -> dict[str, Any]:
+    """The whole dict of a training checkpoint (optimizer, scheduler, RNG), for --resume."""
+    obj = _load(Path(path))
+    if not isinstance(obj, dict) or not isinstance(obj.get("model"), dict):
+        raise MobilevidError(f"{path}: not a mobilevid training checkpoint")
+    return obj
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    p = resolve(path)
+    obj = _load(p)
     meta: dict[str, Any] = {}
     while isinstance(obj, dict):
         key = next((k for k in _WRAPPERS if k in obj and isinstance(obj[k], dict)), None)
@@ -138,3 +173,11 @@ def _rmtree(p: Path) -> None:
 def save_checkpoint(path: str | Path, model: nn.Module, **meta: Any) -> None:
     sd = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     atomic_write(Path(path), lambda tmp: torch.save({"model": sd, **meta}, tmp))
+
+
+def slim(src: str | Path, dst: str | Path) -> None:
+    """A checkpoint to ship: the weights in fp16 (half the bytes; loading casts
+    them back) and the metadata, without optimizer or RNG state."""
+    ck = load_checkpoint(src)
+    sd = {k: v.half() if v.is_floating_point() else v for k, v in ck.state_dict.items()}
+    atomic_write(Path(dst), lambda tmp: torch.save({"model": sd, **ck.meta}, tmp))

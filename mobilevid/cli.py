@@ -155,6 +155,13 @@ def export_cmd(
     seed: Annotated[
         int | None, typer.Option(help="Seed of the weights when there is no --checkpoint.")
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", metavar="KEY=VALUE",
+            help="Model option, e.g. --set r=32 (STA) or --set keep=0.3 (TSNet); repeatable.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Export a model to ExecuTorch (.pte, XNNPACK) or Core ML (.mlpackage), with a JSON sidecar.
@@ -176,6 +183,8 @@ def export_cmd(
         num_classes=num_classes, labels=labels, frames=frames, size=size, seed=seed,
     )  # fmt: skip
     merged = {**base, **{k: v for k, v in given.items() if v is not None}}
+    if set_:
+        merged["overrides"] = {**merged.get("overrides", {}), **_parse_set(set_)}
     if force:
         merged["force"] = True
     variants = variant or [base.get("variant", "vmf-560m")]
@@ -192,6 +201,19 @@ def export_cmd(
         _print_json([_export_summary(r) for r in results])
         return
     _print_exports(results)
+
+
+def _parse_set(items: list[str]) -> dict:
+    """`--set r=32 --set keep=0.3` -> {"r": 32, "keep": 0.3} (YAML scalars)."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise MobilevidError(f"--set {item!r}: expected KEY=VALUE, e.g. --set r=32")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
 
 
 def _export_summary(r) -> dict:
@@ -296,7 +318,10 @@ def bench(
     ] = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 3,
     runs: Annotated[int, typer.Option(help="Timed runs (>= 10).")] = 12,
-    frames: Annotated[int, typer.Option(help="Clip length; the paper times 64-frame clips.")] = 64,
+    frames: Annotated[
+        int | None,
+        typer.Option(help="Clip length (default: 64 for Table 12's models, else the model's)."),
+    ] = None,
     size: Annotated[
         int | None, typer.Option(help="Input side (default: each model's own).")
     ] = None,
@@ -356,6 +381,199 @@ def bench(
     )
     if all(r.error for r in run.results):
         raise typer.Exit(1)
+
+
+# The model of `predict` and `evaluate`: a checkpoint (eager), or an exported .pte.
+EagerOpt = Annotated[
+    str | None, typer.Option("--variant", "-m", help="Model name (eager PyTorch).")
+]
+PteOpt = Annotated[
+    Path | None, typer.Option("--artifact", "-a", help="An exported .pte (ExecuTorch).")
+]
+CheckpointOpt = Annotated[
+    Path | None,
+    typer.Option("--checkpoint", "-c", help="Trained weights, or builtin:vmf-560m-motion."),
+]
+
+
+@app.command("train")
+def train_cmd(
+    variant: Annotated[
+        str, typer.Option("--variant", "-m", help="Model name, e.g. 560m vmf-1g x3d-s.")
+    ] = "vmf-560m",
+    train: Annotated[
+        str,
+        typer.Option(
+            "--train", help="CSV of path,label; a folder per class; or synthetic[:N] (built-in)."
+        ),
+    ] = "synthetic",
+    val: Annotated[
+        str | None, typer.Option("--val", help="Validation data, same forms; 'none' to skip.")
+    ] = "synthetic",
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Run folder: checkpoints, curves.")
+    ] = Path("runs/train"),
+    epochs: Annotated[int, typer.Option(help="Passes over the training set.")] = 10,
+    batch_size: Annotated[int, typer.Option(help="Global batch (split over processes).")] = 16,
+    lr: Annotated[float, typer.Option(help="Peak AdamW learning rate.")] = 2e-3,
+    weight_decay: Annotated[float, typer.Option(help="AdamW weight decay.")] = 0.05,
+    warmup: Annotated[float, typer.Option(help="Warm-up, as a fraction of all steps.")] = 0.1,
+    label_smoothing: Annotated[float, typer.Option(help="Label smoothing.")] = 0.1,
+    frames: Annotated[int | None, typer.Option(help="Clip length (default: the model's).")] = None,
+    size: Annotated[int | None, typer.Option(help="Input side (default: the model's).")] = None,
+    workers: Annotated[int, typer.Option(help="Decoding processes per training process.")] = 2,
+    save_every: Annotated[int, typer.Option(help="Also checkpoint every N steps.")] = 100,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out exactly.")] = False,
+    init: Annotated[
+        Path | None, typer.Option(help="Start from these weights (classifier may differ).")
+    ] = None,
+    qat: Annotated[
+        str | None,
+        typer.Option(help="Quantization-aware: xnnpack (int8 .pte) or coreml (int8 weights)."),
+    ] = None,
+    flip: Annotated[bool, typer.Option(help="Random horizontal flips.")] = True,
+    dropout: Annotated[
+        float | None, typer.Option(help="Classifier dropout (default: the model's).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of weights, shuffle and augmentation.")] = 0,
+    max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
+) -> None:
+    """Fine-tune a model (optionally quantization-aware) on videos or the synthetic set.
+
+    Examples: `mobilevid train --variant 560m --train synthetic --frames 16 --size 64`;
+    `mobilevid train --train train.csv --val val.csv --init k400.pt --out runs/mine`;
+    `mobilevid train --qat xnnpack --init runs/mine/best.pt --epochs 1 --out runs/mine-qat`;
+    multi-GPU: `torchrun --nproc_per_node 8 -m mobilevid train ...`.
+    """
+    from mobilevid.models import resolve_name
+    from mobilevid.train import TrainConfig
+    from mobilevid.train import train as run_train
+    from mobilevid.train.progress import TrainUI
+
+    cfg = TrainConfig(
+        variant=resolve_name(variant), train=train, val=None if val in (None, "none") else val,
+        out=out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+        warmup=warmup, label_smoothing=label_smoothing, frames=frames, size=size,
+        workers=workers, save_every=save_every, resume=resume, init=init, qat=qat, flip=flip,
+        seed=seed, max_steps=max_steps, overrides={} if dropout is None else {"dropout": dropout},
+    )  # fmt: skip
+    cfg.check()
+    import os
+
+    main_rank = os.environ.get("RANK", "0") == "0"
+    if as_json or not main_rank:
+        result = run_train(cfg)
+    else:
+        with TrainUI() as ui:
+            result = run_train(cfg, ui)
+    if not main_rank:
+        return
+    if as_json:
+        _print_json({"out": str(result.out), "best": str(result.best), "last": str(result.last),
+                     "seconds": round(result.seconds, 1), "skipped": result.skipped,
+                     "history": result.history})  # fmt: skip
+        return
+    from mobilevid.ui import stdout_console
+
+    con = stdout_console()
+    h = result.history[-1] if result.history else {}
+    if "val_top1" in h:
+        best = max(r["val_top1"] for r in result.history)
+        con.print(f"val top-1 {100 * h['val_top1']:.1f}% (best {100 * best:.1f}%)")
+    con.print(f"checkpoints: {result.best} (best), {result.last} (resumable)")
+    con.print(f"curves: {result.out / 'curves.png'}  history: {result.out / 'history.json'}")
+    target = "--target coreml" if qat == "coreml" else "--target executorch" + (
+        " --quantize int8" if qat else ""
+    )
+    con.print(f"next: mobilevid export --checkpoint {result.best} {target}")
+
+
+@app.command()
+def predict(
+    videos: Annotated[list[Path], typer.Argument(help="Video file(s).")],
+    variant: EagerOpt = None,
+    artifact: PteOpt = None,
+    checkpoint: CheckpointOpt = None,
+    topk: Annotated[int, typer.Option(help="Labels per video.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Top-k labels for each video, with eager PyTorch or an exported .pte.
+
+    With no model given, the built-in checkpoint (VMF-560M trained on the
+    synthetic motion set) answers.
+
+    Examples: `mobilevid predict clip.mp4 --checkpoint runs/train/best.pt`;
+    `mobilevid predict a.mp4 b.mp4 --artifact artifacts/vmf-560m_xnnpack_int8.pte --json`.
+    """
+    from mobilevid.inference import load_predictor
+
+    if topk < 1:
+        raise MobilevidError("--topk must be positive")
+    pred = load_predictor(variant=variant, checkpoint=checkpoint, artifact=artifact)
+    results, failed = [], 0
+    for v in videos:
+        try:
+            results.append(pred.predict(v, topk))
+        except MobilevidError as e:
+            failed += 1
+            _error(str(e))
+    if as_json:
+        _print_json({"model": pred.description, "predictions": results})
+    else:
+        from mobilevid.ui import stdout_console
+
+        con = stdout_console()
+        if pred.warning:
+            con.print(f"[yellow]{pred.warning}[/yellow]")
+        for r in results:
+            top = "  ".join(f"{t['label']} {t['score']:.2f}" for t in r["top"])
+            con.print(f"{r['video']}: {top}  [dim]({r['ms']:.0f} ms)[/dim]")
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[
+        str, typer.Argument(help="CSV of path,label; folder per class; synthetic[:N].")
+    ],
+    variant: EagerOpt = None,
+    artifact: PteOpt = None,
+    checkpoint: CheckpointOpt = None,
+    batch_size: Annotated[int, typer.Option(help="Clips per forward (eager only).")] = 8,
+    workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Top-1/top-5 of a checkpoint or an exported .pte on a dataset (the .pte in
+    the ExecuTorch runtime, one clip at a time, as on the phone).
+
+    Example: `mobilevid evaluate synthetic --artifact artifacts/vmf-560m_xnnpack_int8.pte`.
+    """
+    from mobilevid.data.datasets import open_dataset
+    from mobilevid.inference import load_predictor
+    from mobilevid.train import evaluate as run_eval
+
+    pred = load_predictor(variant=variant, checkpoint=checkpoint, artifact=artifact)
+    ds = open_dataset(data, pred.spec, train=False, classes=pred.labels)
+    if pred.batch_size:
+        batch_size = pred.batch_size
+    with _progress() as bar:
+        task = bar.add_task(f"evaluating {pred.description}", total=len(ds))
+        r = run_eval(
+            pred.logits, ds, batch_size, workers, progress=lambda n: bar.advance(task, n)
+        )
+    row = {"model": pred.description, "data": data, "clips": r.clips, "skipped": r.skipped,
+           "top1": r.top1, "top5": r.top5, "loss": r.loss}  # fmt: skip
+    if as_json:
+        _print_json(row)
+        return
+    from mobilevid.ui import stdout_console
+
+    stdout_console().print(
+        f"{pred.description} on {data}: top-1 {100 * r.top1:.2f}%  top-5 {100 * r.top5:.2f}%  "
+        f"({r.clips} clips" + (f", {r.skipped} unreadable skipped" if r.skipped else "") + ")"
+    )
 
 
 @app.command()

@@ -18,7 +18,7 @@ class BenchConfig:
     threads: int | None = None  # host: None = usable CPUs; phone: None = the runtime's default
     warmup: int = 3
     runs: int = 12
-    frames: int = 64  # Table 12 times 64-frame clips for every model
+    frames: int | None = None  # None: 64 for the models Table 12 times, else the model's own
     size: int | None = None  # None: each model's own resolution
     artifacts_dir: Path = Path("artifacts")
     reexport: bool = False

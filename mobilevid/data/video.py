@@ -33,7 +33,10 @@ from mobilevid.errors import MobilevidError
 
 __all__ = [
     "VideoInfo",
+    "augment_frames",
     "clip_tensor",
+    "decode_clip",
+    "jittered_indices",
     "load_clip",
     "preprocess_frames",
     "probe",
@@ -155,6 +158,91 @@ def preprocess_frames(
     return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))  # (3, T, S, S)
 
 
+def jittered_indices(
+    n: int, frames: int, frame_stride: int | None, rng: np.random.Generator
+) -> list[int]:
+    """Training sampling: a random frame inside each of the ``frames`` segments
+    (the same coverage of the whole video as :func:`sample_indices`, a different
+    view each epoch), or a random start for strided clips."""
+    if n < 1:
+        raise ValueError("video has no frames")
+    if frame_stride is None:
+        u = rng.random(frames)
+        return [min(n - 1, int((i + u[i]) * n / frames)) for i in range(frames)]
+    span = frames * frame_stride
+    return sample_indices(n, frames, frame_stride, int(rng.integers(0, max(1, n - span + 1))))
+
+
+def decode_clip(
+    path: str | Path,
+    frames: int,
+    frame_stride: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """The RGB uint8 frames (T, H, W, 3) of one clip: centred sampling, or
+    jittered when ``rng`` is given. A header that lies about the frame count
+    (truncated files) costs one counting pass, then the clip is sampled from
+    what is really there."""
+    path = Path(path)
+
+    def pick(n: int) -> list[int]:
+        if rng is None:
+            return sample_indices(n, frames, frame_stride)
+        return jittered_indices(n, frames, frame_stride, rng)
+
+    n = probe(path).frames
+    if n > 0:
+        try:
+            return read_frames(path, pick(n))
+        except MobilevidError:
+            pass  # the header lied: count what is really there and sample again
+    n = _count_frames(path)
+    if n == 0:
+        raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
+    return read_frames(path, pick(n))
+
+
+def augment_frames(
+    frames: np.ndarray,
+    size: int,
+    mean: tuple[float, float, float],
+    std: tuple[float, float, float],
+    rng: np.random.Generator,
+    scale: tuple[float, float] = (0.25, 1.0),
+    ratio: tuple[float, float] = (3 / 4, 4 / 3),
+    flip: bool = True,
+) -> torch.Tensor:
+    """Training view: one random resized crop (torchvision's RandomResizedCrop
+    box) and one coin-flip mirror for the whole clip, so motion is untouched.
+    Pass ``flip=False`` when left and right are different classes."""
+    import cv2
+
+    t, h, w, _ = frames.shape
+    area = h * w
+    box = (0, 0, h, w)
+    for _ in range(10):
+        a = area * rng.uniform(*scale)
+        r = float(np.exp(rng.uniform(np.log(ratio[0]), np.log(ratio[1]))))
+        cw, ch = round((a * r) ** 0.5), round((a / r) ** 0.5)
+        if 0 < cw <= w and 0 < ch <= h:
+            y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+            box = (y, x, ch, cw)
+            break
+    else:  # fall back to the central square, as preprocess_frames does
+        side = min(h, w)
+        box = ((h - side) // 2, (w - side) // 2, side, side)
+    y, x, ch, cw = box
+    mirror = flip and rng.random() < 0.5
+    out = np.empty((t, size, size, 3), np.float32)
+    for k in range(t):
+        crop = frames[k, y : y + ch, x : x + cw].astype(np.float32)
+        out[k] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    if mirror:
+        out = out[:, :, ::-1]
+    out = (out / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))
+
+
 def load_clip(
     path: str | Path,
     frames: int,
@@ -164,22 +252,7 @@ def load_clip(
     frame_stride: int | None = None,
 ) -> torch.Tensor:
     """One preprocessed clip (3, T, size, size) from a video file."""
-    path = Path(path)
-    info = probe(path)
-    n = info.frames
-    if n > 0:
-        try:
-            return preprocess_frames(
-                read_frames(path, sample_indices(n, frames, frame_stride)), size, mean, std
-            )
-        except MobilevidError:
-            pass  # the header lied: count what is really there and sample again
-    n = _count_frames(path)
-    if n == 0:
-        raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
-    return preprocess_frames(
-        read_frames(path, sample_indices(n, frames, frame_stride)), size, mean, std
-    )
+    return preprocess_frames(decode_clip(path, frames, frame_stride), size, mean, std)
 
 
 def clip_tensor(path: str | Path, spec) -> torch.Tensor:

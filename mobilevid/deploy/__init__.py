@@ -15,18 +15,32 @@ from mobilevid.deploy.mobile_former import (
     FramesMobileToFormer,
 )
 from mobilevid.deploy.ops import FramesConv
+from mobilevid.deploy.vit import DeployViT
 from mobilevid.deploy.x3d import DeployX3D
 from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import VideoMobileFormer
+from mobilevid.models.vit import VisionTransformer
 from mobilevid.models.x3d import X3D
 
-__all__ = ["KEEP_FP32", "DeployVMF", "DeployX3D", "FramesConv", "is_deployable", "to_deployable"]
+__all__ = [
+    "KEEP_FP32",
+    "DeployVMF",
+    "DeployViT",
+    "DeployX3D",
+    "FramesConv",
+    "is_deployable",
+    "to_deployable",
+]
 
 # Modules int8 export leaves in fp32: the attention of the bridges and the Former
 # (sensitive to 8-bit activations, a small share of the MACs).
 KEEP_FP32 = (FramesMobileToFormer, FramesFormerToMobile, FramesFormer)
 
-_CONVERTERS: dict[type, type[nn.Module]] = {VideoMobileFormer: DeployVMF, X3D: DeployX3D}
+_CONVERTERS: dict[type, type[nn.Module]] = {
+    VideoMobileFormer: DeployVMF,
+    X3D: DeployX3D,
+    VisionTransformer: DeployViT,  # also STA and TSNet
+}
 
 
 def is_deployable(model: nn.Module) -> bool:

@@ -7,7 +7,10 @@ three pieces are rewritten so that XNNPACK takes them:
 - frame-level DY-ReLU: fc1 on concat(pooled frame, token 0) is split into
   W_p @ pooled + (W_t @ token0 + b): no concat or expand over frames; the
   hsigmoid is folded into a clamp, 2*hsigmoid(u) - 1 = clamp(u / 3, -1, 1);
-  the slopes are applied to the 4-D map (no reshape of the activation).
+  the slopes are applied to the 4-D map (no reshape of the activation), and
+  max(a1 x, a2 x) is computed as a2 x + relu((a1 - a2) x), which int8 runs in int8.
+- stem: for batch 1 the clip is laid out phase-major (``clip_to_frames``), so
+  the stride-s temporal conv reads each tap as a contiguous block of frames.
 - bridges: attention over the T'*H*W positions is computed channels-first,
   (B*h, c, L), so only the small (M x L) score maps are ever transposed;
   Former->Mobile's softmax over the M tokens runs on a transposed score map
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevid.deploy.ops import FramesConv, fold_bn_linear, temporal_mean
+from mobilevid.deploy.ops import FramesConv, clip_to_frames, fold_bn_linear, temporal_mean
 from mobilevid.models.mobile_former import (
     DynamicReLU,
     Former,
@@ -78,12 +81,12 @@ class FramesDyReLU(nn.Module):
             n = 1
         else:  # eager only: the exported batch is 1
             coef, n = coef.expand(batch, t, 2 * c), bt
-        # (max(a1 x, a2 x) = a2 x + relu((a1 - a2) x) would be all-int8, but an int8
-        # DY-ReLU output makes the pad of the next temporal conv int8 too, and
-        # XNNPACK rejects that pad at load time: the maximum stays, in fp32.)
-        a1 = coef[..., :c].reshape(n, c, 1, 1)
-        a2 = coef[..., c:].reshape(n, c, 1, 1)
-        return torch.maximum(x * a1, x * a2)
+        # max(a1 x, a2 x) = a2 x + relu((a1 - a2) x): muls, a fused relu and an add,
+        # all of which XNNPACK runs in int8 (it has no int8 maximum, so the max form
+        # costs a dequantize, an fp32 maximum and a requantize of the whole map).
+        a1, a2 = coef[..., :c], coef[..., c:]
+        d = (a1 - a2).reshape(n, c, 1, 1)
+        return x * a2.reshape(n, c, 1, 1) + F.relu(x * d)
 
 
 class FramesMobile(nn.Module):
@@ -234,9 +237,9 @@ class FramesStem(nn.Module):
         self.dw = FramesConv(s.dw, s.bn3)
         self.pw = FramesConv(s.pw, s.bn4)
 
-    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
-        x = F.relu(self.conv(x, batch))
-        x = F.relu(self.temporal(x, batch))
+    def forward(self, x: torch.Tensor, batch: int, phases: int = 1) -> torch.Tensor:
+        x = F.relu(self.conv(x, batch))  # frame-wise: any frame order
+        x = F.relu(self.temporal(x, batch, phases))
         x = F.relu(self.dw(x, batch))
         return x + self.pw(x, batch)
 
@@ -259,9 +262,9 @@ class DeployVMF(nn.Module):
         self.classifier = copy.deepcopy(hd.classifier)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, t, h, w = x.shape
-        x = x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)  # (B*T, 3, H, W)
-        x = self.stem(x, b)
+        b, t = x.shape[0], x.shape[2]
+        phases = self.stem.temporal.phases(t, b)  # stem temporal taps as frame blocks
+        x = self.stem(clip_to_frames(x, phases), b, phases)  # (B*T', C, H', W'), time order
         z = None
         if self.cfg.former:  # batch 1 (the exported case) needs no expand
             z = self.tokens if b == 1 else self.tokens.expand(b, -1, -1)

@@ -12,7 +12,10 @@ into W and bias first. A 1x1x1 or 1xkxk conv (kt = 1, s = 1) is a single Conv2d.
 
 Only ops XNNPACK delegates appear: constant pad, view, slice with step 1, conv2d
 and add. Strided taps avoid step slicing by viewing time as (T/s, s) and taking
-tap i at (i // s, i % s).
+tap i at (i // s, i % s). For batch 1 (the exported case) no activation is
+reshaped: stride-1 taps pad and slice the frames axis, and a kernel = stride
+conv reads blocks of phase-major frames (``clip_to_frames``); a reshape of a
+map costs XNNPACK a transpose to NCHW and back.
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["FramesConv", "fold_bn", "fold_bn_linear", "frames_to_clip", "temporal_mean"]
+__all__ = [
+    "FramesConv",
+    "clip_to_frames",
+    "fold_bn",
+    "fold_bn_linear",
+    "frames_to_clip",
+    "temporal_mean",
+]
 
 
 def fold_bn(
@@ -63,8 +73,8 @@ class FramesConv(nn.Module):
             raise ValueError("FramesConv does not support dilation")
         w, b = fold_bn(conv.weight, conv.bias, bn)
         self.kt, self.st, self.pt = kt, st, pt
-        # batch 1, stride 1: pad and slice time on axis 0 (see forward). int8 export
-        # turns it off: XNNPACK rejects an int8 pad there whose scales differ.
+        # batch 1: pad and slice time on axis 0, or take phase-major taps (forward);
+        # False forces the general reshape path (tests compare the two).
         self.pad_frames_axis = True
         self.convs = nn.ModuleList()
         for i in range(kt):
@@ -80,9 +90,24 @@ class FramesConv(nn.Module):
     def out_frames(self, t: int) -> int:
         return (t + 2 * self.pt - self.kt) // self.st + 1
 
-    def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
+    def phases(self, t: int, batch: int) -> int:
+        """How many phase-major groups :func:`clip_to_frames` may order the input
+        frames in for this conv: ``kt`` when every output frame reads exactly its
+        own ``kt = stride`` input frames (the VMF stem), else 1 (time order)."""
+        ok = self.kt == self.st > 1 and self.pt == 0 and t % self.st == 0
+        return self.kt if ok and batch == 1 and self.pad_frames_axis else 1
+
+    def forward(self, x: torch.Tensor, batch: int, phases: int = 1) -> torch.Tensor:
+        """``phases`` > 1: frames arrive phase-major (see :func:`clip_to_frames`)."""
         if self.kt == 1 and self.st == 1 and self.pt == 0:
             return self.convs[0](x)
+        if phases > 1:  # tap i = input frames s*t' + i = the contiguous block i
+            n = x.shape[0] // phases
+            y = None
+            for i, conv in enumerate(self.convs):
+                out = conv(x[i * n : (i + 1) * n])
+                y = out if y is None else y + out
+            return y
         bt, c, h, w = x.shape
         t = bt // batch
         t_out = self.out_frames(t)
@@ -113,6 +138,19 @@ class FramesConv(nn.Module):
             out = conv(tap)
             y = out if y is None else y + out
         return y
+
+
+def clip_to_frames(x: torch.Tensor, phases: int = 1) -> torch.Tensor:
+    """(B, C, T, H, W) -> (B*T, C, H, W), in time order, or for ``phases`` = s > 1
+    (batch 1) phase-major: frame i*(T/s) + t' holds input frame s*t' + i. Frame-wise
+    layers do not care about the order, and a temporal conv with kernel = stride =
+    s then reads each tap as one contiguous block of frames instead of through a
+    reshape of the activation (a transpose to NCHW and back for XNNPACK). The
+    permute costs the same either way."""
+    b, c, t, h, w = x.shape
+    if phases == 1:
+        return x.permute(0, 2, 1, 3, 4).reshape(b * t, c, h, w)
+    return x.reshape(c, t // phases, phases, h * w).permute(2, 1, 0, 3).reshape(t, c, h, w)
 
 
 def frames_to_clip(x: torch.Tensor, batch: int) -> torch.Tensor:

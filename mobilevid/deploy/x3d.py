@@ -1,7 +1,8 @@
 """X3D in frames-major form, for ExecuTorch (see ``ops.py`` for the conv maths).
 
 The squeeze-excite gate pools over the whole clip, so it is computed per clip and
-broadcast over frames as a (B, 1, C, 1) multiplier on a (B, T, C, H*W) view."""
+broadcast over frames: a (1, C, 1, 1) multiplier on the 4-D map for batch 1 (the
+exported case), a (B, 1, C, 1) one on a (B, T, C, H*W) view otherwise."""
 
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ class FramesSE(nn.Module):
         bt, c, h, w = x.shape
         s = temporal_mean(x.mean(dim=(2, 3), keepdim=True).reshape(bt, c), batch)  # (B, C)
         s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        if batch == 1:  # broadcast on the 4-D map: no reshape, so no NCHW transposes
+            return x * s.reshape(1, c, 1, 1)
         xv = x.reshape(batch, bt // batch, c, h * w)
         return (xv * s.reshape(batch, 1, c, 1)).reshape(bt, c, h, w)
 

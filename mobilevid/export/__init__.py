@@ -67,6 +67,7 @@ class ExportConfig:
     frames: int | None = None  # override the model's input spec (small test shapes)
     size: int | None = None
     seed: int = 0  # weights without --checkpoint: torch.manual_seed(seed) + create_model
+    overrides: dict[str, Any] | None = None  # create_model options (e.g. STA r), over the ckpt's
 
     @classmethod
     def field_names(cls) -> set[str]:
@@ -113,7 +114,18 @@ def plan(cfg: ExportConfig) -> Plan:
     if cfg.target not in TARGETS:
         raise MobilevidError(f"unknown target {cfg.target!r}; choose one of: {', '.join(TARGETS)}")
     target = TARGETS[cfg.target]
-    quantize = cfg.quantize or target.default_quantize
+    ckpt = load_checkpoint(cfg.checkpoint) if cfg.checkpoint else None
+    meta = ckpt.meta if ckpt else {}
+    qat = meta.get("qat")
+    quantize = cfg.quantize or ("int8" if qat else target.default_quantize)
+    if qat:
+        # a QAT checkpoint already holds its quantization: one target, int8 only
+        want = {"xnnpack": "executorch", "coreml": "coreml"}[str(qat)]
+        if target.name != want or quantize != "int8":
+            raise MobilevidError(
+                f"{cfg.checkpoint} was trained with --qat {qat}: export it with "
+                f"--target {want} --quantize int8"
+            )
     if quantize not in target.quantize:
         raise MobilevidError(
             f"--quantize {quantize} is not available for {target.name}; "
@@ -131,23 +143,32 @@ def plan(cfg: ExportConfig) -> Plan:
         if not Path(p).exists():
             raise MobilevidError(f"{p}: calibration video or folder not found")
 
-    ckpt = load_checkpoint(cfg.checkpoint) if cfg.checkpoint else None
-    meta = ckpt.meta if ckpt else {}
     if meta.get("variant") and model_info(str(meta["variant"])).name != info.name:
         raise MobilevidError(
             f"{cfg.checkpoint} was trained as {meta['variant']}, not {info.name}: "
             f"use --variant {meta['variant']}"
         )
     num_classes = cfg.num_classes or int(meta.get("num_classes") or 400)
-    overrides = dict(meta.get("overrides") or {})
+    overrides = {**(meta.get("overrides") or {}), **(cfg.overrides or {})}
+    if quantize == "int8" and target.name == "executorch" and info.family == "vit":
+        raise MobilevidError(
+            f"{info.name}: int8 ExecuTorch export is not available for the ViT family "
+            "(no int8 recipe for its attention and token selection); use --quantize fp32"
+        )
     labels = load_labels(cfg.labels, num_classes)
     if cfg.labels is None and meta.get("labels") and len(meta["labels"]) == num_classes:
         labels = list(meta["labels"])
 
+    # a checkpoint trained at a reduced input (mobilevid train --frames/--size)
+    # exports at that input unless told otherwise
     spec = info.input
-    shape = (1, 3, cfg.frames or spec.frames, cfg.size or spec.size, cfg.size or spec.size)
+    frames = cfg.frames or meta.get("frames") or spec.frames
+    side = cfg.size or meta.get("size") or spec.size
+    shape = (1, 3, int(frames), int(side), int(side))
     check_shape(info.name, shape, num_classes, overrides)
-    default = artifact_name(info.name, target, quantize)
+    # model options the user set go into the file name (vit-s-sta-r32_...)
+    tag = "".join(f"-{k}{v}" for k, v in sorted((cfg.overrides or {}).items()))
+    default = artifact_name(info.name + tag, target, quantize)
     out = Path(cfg.output) if cfg.output else Path("artifacts") / default
     if out.suffix != target.ext and (out.is_dir() or not out.suffix):
         out = out / default  # a folder (existing, or a name without extension)
@@ -176,13 +197,33 @@ def check_shape(name: str, shape: tuple[int, ...], num_classes: int, overrides: 
 
 
 def build_model(
-    name: str, num_classes: int, overrides: dict[str, Any], checkpoint=None, seed: int = 0
+    name: str,
+    num_classes: int,
+    overrides: dict[str, Any],
+    checkpoint=None,
+    seed: int = 0,
+    input_shape: tuple[int, ...] | None = None,
 ) -> torch.nn.Module:
-    """The eager model an artifact is made from (and verified against)."""
+    """The eager model an artifact is made from (and verified against). For a
+    QAT checkpoint that is the prepared QAT model (fake quantization in place),
+    built for ``input_shape``."""
     from mobilevid.checkpoint import load_into
-    from mobilevid.models import create_model
+    from mobilevid.models import create_model, model_info
 
     torch.manual_seed(seed)
+    if checkpoint is not None and checkpoint.meta.get("qat"):
+        from mobilevid.train.qat import qat_model
+
+        if input_shape is None:
+            raise ValueError("a QAT model is built for one input shape")
+        model = qat_model(name, num_classes, overrides, checkpoint, torch.zeros(input_shape))
+        info = model_info(name)
+        model.model_name, model.input_spec, model.qat = (
+            info.name,
+            info.input,
+            checkpoint.meta["qat"],
+        )
+        return model.eval()
     model = create_model(name, num_classes=num_classes, **overrides)
     if checkpoint is not None:
         load_into(model, checkpoint)
@@ -196,7 +237,9 @@ def export(cfg: ExportConfig, steps: Steps | None = None) -> ExportResult:
     t0 = time.perf_counter()
     p = plan(cfg)
     with steps.step(f"building {p.name}" + (f" from {cfg.checkpoint}" if cfg.checkpoint else "")):
-        model = build_model(p.name, p.num_classes, p.overrides, p.checkpoint, cfg.seed)
+        model = build_model(
+            p.name, p.num_classes, p.overrides, p.checkpoint, cfg.seed, p.input_shape
+        )
     meta = describe(p, model)
     if p.target.name == "executorch":
         from mobilevid.export.executorch import export_executorch

@@ -34,6 +34,11 @@ def describe(plan, model: nn.Module) -> dict[str, Any]:
 
     spec = model.input_spec
     b, c, t, h, w = plan.input_shape
+    qat = getattr(model, "qat", None)
+    if qat:  # count the network, not the fake-quant graph around it
+        from mobilevid.models import create_model
+
+        model = create_model(plan.name, num_classes=plan.num_classes, **plan.overrides)
     counts = count(model, plan.input_shape)
     ckpt = plan.checkpoint
     weights = (
@@ -52,6 +57,7 @@ def describe(plan, model: nn.Module) -> dict[str, Any]:
         "target": plan.target.name,
         "backend": plan.target.backend,
         "quantize": plan.quantize,
+        "qat": qat,
         "ios_target": plan.cfg.ios_target if plan.target.name == "coreml" else None,
         "input": {
             "name": INPUT_NAME,

@@ -39,8 +39,18 @@ def export_coreml(model: torch.nn.Module, plan, meta: dict[str, Any], steps: Ste
     import coremltools as ct
 
     example = torch.randn(plan.input_shape)
-    with steps.step("torch.export (3D model, default decompositions)"):
-        ep = torch.export.export(model, (example,)).run_decompositions({})
+    qat = getattr(model, "qat", None) == "coreml"
+    if qat:
+        from mobilevid.train.qat import coreml_finalize
+
+        with steps.step("finalizing the QAT model (int8 weights + scales)"):
+            model = coreml_finalize(model)
+    if qat:  # quantize/dequantize ops: torch.export has no fake tensors for them
+        with steps.step("torch.jit.trace (the QAT model's int8 weights)"), torch.no_grad():
+            ep = torch.jit.trace(model, example)
+    else:
+        with steps.step("torch.export (3D model, default decompositions)"):
+            ep = torch.export.export(model, (example,)).run_decompositions({})
     precision = ct.precision.FLOAT32 if plan.quantize == "fp32" else ct.precision.FLOAT16
     with steps.step(f"converting to Core ML ({plan.cfg.ios_target}, mlprogram)"):
         mlmodel = ct.convert(
@@ -51,7 +61,7 @@ def export_coreml(model: torch.nn.Module, plan, meta: dict[str, Any], steps: Ste
             minimum_deployment_target=getattr(ct.target, plan.cfg.ios_target),
             compute_precision=precision,
         )
-    if plan.quantize in ("int8", "int4"):
+    if plan.quantize in ("int8", "int4") and not qat:
         from coremltools.optimize.coreml import (
             OpLinearQuantizerConfig,
             OptimizationConfig,

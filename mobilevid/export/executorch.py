@@ -66,22 +66,118 @@ def calibration_clips(
     return clips
 
 
-def quantize_int8(
-    deploy: torch.nn.Module, example: torch.Tensor, clips: list[torch.Tensor], steps: Steps
-) -> torch.nn.Module:
+def _is_zero_pad(n: torch.fx.Node) -> bool:
+    if n.op != "call_function":
+        return False
+    if n.target == torch.ops.aten.constant_pad_nd.default:
+        return len(n.args) < 3 or n.args[2] == 0
+    if n.target == torch.ops.aten.pad.default:
+        mode = n.args[2] if len(n.args) > 2 else n.kwargs.get("mode", "constant")
+        value = n.args[3] if len(n.args) > 3 else n.kwargs.get("value")
+        return mode == "constant" and not value
+    return False
+
+
+def _annotate_zero_pads(gm: torch.fx.GraphModule, act_qspec) -> None:
+    """Quantize every zero pad (the temporal pads of FramesConv) as an int8 copy
+    whose output shares its input's qparams (zero is exact in any affine int8
+    scheme); an fp32 input (DY-ReLU's maximum) is quantized once, before the pad.
+
+    Left unannotated, a pad of an int8 activation stays fp32 between a dequantize
+    and a quantize, XNNPACK's InsertPadQDQPass gives it an int8 output beside its
+    fp32 input, and the runtime rejects the program at load ("Failed to create
+    StaticConstantPad"); and every temporal tap sliced from the pad would get its
+    own scale and its own fp32 slice and requantization."""
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import (
+        _has_annotated_qparam_source,
+    )
+    from torchao.quantization.pt2e.quantizer import (
+        QuantizationAnnotation,
+        SharedQuantizationSpec,
+    )
+
+    for n in gm.graph.nodes:
+        src = n.args[0] if _is_zero_pad(n) else None
+        if not isinstance(src, torch.fx.Node) or "quantization_annotation" in n.meta:
+            continue
+        if _has_annotated_qparam_source(src):
+            shared = SharedQuantizationSpec(src)
+            inputs = {src: shared}
+        else:
+            shared = SharedQuantizationSpec((src, n))
+            inputs = {src: act_qspec}
+        n.meta["quantization_annotation"] = QuantizationAnnotation(
+            input_qspec_map=inputs, output_qspec=shared, _annotated=True
+        )
+
+
+def _pad_sharing_quantizer():
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
+    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import (
+        get_input_act_qspec,
+        propagate_annotation,
+    )
+
+    class PadSharingQuantizer(XNNPACKQuantizer):
+        """The XNNPACK quantizer, plus zero pads that share their input's qparams
+        (annotated before the view/slice propagation, so the temporal taps sliced
+        from a pad share them too and run as int8 copies)."""
+
+        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
+            model = self._annotate_for_quantization_config(model)
+            _annotate_zero_pads(model, get_input_act_qspec(self.global_config))
+            propagate_annotation(model)
+            return model
+
+    return PadSharingQuantizer()
+
+
+def _partitioner():
+    """XNNPACK's partitioner with two int8 patterns its stock configs miss:
+    the constant pad (XNNPACK runs a qint8 pad whose input and output share
+    qparams, see ``_annotate_zero_pads``; the stock config takes fp32 pads only,
+    which would leave an int8 one on a portable kernel), and mul -> relu (DY-ReLU):
+    the quantizer annotates it as one fused op, as it does add -> relu, but the
+    stock mul config does not take the relu, so the mul ran in fp32 between a
+    dequantize and a quantize of the whole map."""
+    from executorch.backends.xnnpack.partition.config import ALL_PARTITIONER_CONFIGS
+    from executorch.backends.xnnpack.partition.config.generic_node_configs import (
+        ConstantPadConfig,
+        MulConfig,
+    )
+    from executorch.backends.xnnpack.partition.config.xnnpack_config import (
+        ConfigPrecisionType,
+    )
+    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+    class Int8ConstantPadConfig(ConstantPadConfig):
+        def supported_precision_types(self) -> list[ConfigPrecisionType]:
+            return [ConfigPrecisionType.FP32, ConfigPrecisionType.STATIC_QUANT]
+
+    class MulReluConfig(MulConfig):
+        def __init__(self, **kwargs):
+            super().__init__(fused_act=["relu.default"], **kwargs)
+
+    swap = {ConstantPadConfig: Int8ConstantPadConfig, MulConfig: MulReluConfig}
+    configs = [swap.get(c, c) for c in ALL_PARTITIONER_CONFIGS]
+    return XnnpackPartitioner(configs=configs)
+
+
+def prepare_int8(
+    deploy: torch.nn.Module, example: torch.Tensor, qat: bool = False
+) -> torch.fx.GraphModule:
+    """The deployable model exported with int8 observers (PTQ) or fake-quant
+    modules (QAT, ``mobilevid train --qat xnnpack``): one quantizer setup for
+    both, so a QAT checkpoint converts to exactly the graph PTQ would lower."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer,
         get_symmetric_quantization_config,
     )
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
 
-    from mobilevid.deploy import KEEP_FP32, FramesConv
+    from mobilevid.deploy import KEEP_FP32
 
-    for m in deploy.modules():
-        if isinstance(m, FramesConv):
-            m.pad_frames_axis = False
-    quantizer = XNNPACKQuantizer()
-    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True))
+    quantizer = _pad_sharing_quantizer()
+    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
     keep = tuple(f"{c.__module__}.{c.__qualname__}" for c in KEEP_FP32)
 
     # Attention activations stay fp32 (their linears are still int8): on a trained
@@ -92,8 +188,17 @@ def quantize_int8(
         return not in_attention or n.target == torch.ops.aten.linear.default
 
     quantizer.set_filter_function(quantize_node)
+    gm = torch.export.export(deploy, (example,)).module()
+    return prepare_qat_pt2e(gm, quantizer) if qat else prepare_pt2e(gm, quantizer)
+
+
+def quantize_int8(
+    deploy: torch.nn.Module, example: torch.Tensor, clips: list[torch.Tensor], steps: Steps
+) -> torch.nn.Module:
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
     with steps.step("inserting observers (PT2E, XNNPACK quantizer, per-channel weights)"):
-        gm = prepare_pt2e(torch.export.export(deploy, (example,)).module(), quantizer)
+        gm = prepare_int8(deploy, example)
     with torch.no_grad():
         for clip in steps.track(clips, f"calibrating on {len(clips)} real clips", len(clips)):
             gm(clip)
@@ -103,13 +208,12 @@ def quantize_int8(
 
 def lower(deploy: torch.nn.Module, example: torch.Tensor, steps: Steps, name: str = "model"):
     """Export + XNNPACK lowering; returns the ExecuTorch program manager."""
-    from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
 
     with steps.step("torch.export"):
         ep = torch.export.export(deploy, (example,))
     with steps.step("lowering to XNNPACK"):
-        edge = to_edge_transform_and_lower(ep, partitioner=[XnnpackPartitioner()])
+        edge = to_edge_transform_and_lower(ep, partitioner=[_partitioner()])
     summary = delegation_summary(edge.exported_program().graph_module)
     portable_convs = {
         op: n for op, n in summary["portable_ops"].items() if "convolution" in op or "conv" in op
@@ -169,12 +273,19 @@ def export_executorch(model: torch.nn.Module, plan, steps: Steps) -> tuple[dict,
     from mobilevid.deploy import to_deployable
 
     example = torch.randn(plan.input_shape)
-    with steps.step("converting to frames-major 2D form (BN folded)"):
-        deploy = to_deployable(model)
-    if plan.quantize == "int8":
+    if getattr(model, "qat", None) == "xnnpack":  # trained with fake quantization
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+
+        with steps.step("converting the QAT graph to int8"):
+            deploy = convert_pt2e(model.net)
+    else:
+        with steps.step("converting to frames-major 2D form (BN folded)"):
+            deploy = to_deployable(model)
+    if plan.quantize == "int8" and not getattr(model, "qat", None):
         clips = calibration_clips(plan, steps, plan.cfg.calibration)
         deploy = quantize_int8(deploy, example, clips, steps)
     program, summary = lower(deploy, example, steps, plan.name)
+
     def write(tmp: Path) -> None:
         tmp.write_bytes(program.buffer)
         _check_loads(tmp, plan.name)

@@ -72,6 +72,12 @@ def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str):
             raise MobilevidError(f"{where}: {key} must be a string, got {value!r}")
         return value
+    if origin is dict:  # model options: a mapping of names to scalars
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, int | float | str | bool) for k, v in value.items()
+        ):
+            raise MobilevidError(f"{where}: {key} must map option names to values, got {value!r}")
+        return dict(value)
     raise MobilevidError(f"{where}: unsupported key {key}")
 
 

@@ -98,13 +98,13 @@ def compare(
 
 
 def reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.Module:
-    from mobilevid.checkpoint import file_sha256, load_checkpoint
+    from mobilevid.checkpoint import file_sha256, load_checkpoint, resolve
     from mobilevid.export import build_model
 
     w = meta.get("weights", {})
     ckpt = None
     if "checkpoint" in w:
-        path = Path(checkpoint) if checkpoint else Path(w["checkpoint"])
+        path = resolve(checkpoint) if checkpoint else Path(w["checkpoint"])
         if not path.is_file():
             raise MobilevidError(
                 f"the artifact was exported from {w['checkpoint']}; pass it with --checkpoint"
@@ -115,8 +115,9 @@ def reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.M
     elif checkpoint:
         raise MobilevidError("the artifact was exported without a checkpoint (seeded init)")
     return build_model(
-        meta["model"], meta["num_classes"], meta.get("overrides") or {}, ckpt, w.get("seed", 0)
-    )
+        meta["model"], meta["num_classes"], meta.get("overrides") or {}, ckpt, w.get("seed", 0),
+        tuple(meta["input"]["shape"]),
+    )  # fmt: skip
 
 
 def _inputs(meta: dict[str, Any], n_random: int, real: bool, steps: Steps):

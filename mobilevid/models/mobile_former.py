@@ -393,7 +393,11 @@ class VideoMobileFormer(nn.Module):
                 nn.init.zeros_(m.fc2.bias)
 
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        if x.dim() != 5 or x.shape[1] != 3:
+        # (skipped under FX symbolic tracing, which Core ML's QAT uses: a traced
+        # shape cannot decide a Python `if`)
+        if not torch.fx._symbolic_trace.is_fx_symbolic_tracing() and (
+            x.dim() != 5 or x.shape[1] != 3
+        ):
             raise ValueError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
         x = self.stem(x)
         z = self.tokens.expand(x.shape[0], -1, -1) if self.cfg.former else None

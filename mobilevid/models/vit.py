@@ -135,7 +135,7 @@ def _sinusoid_np(n_position: int, dim: int) -> np.ndarray:
     angle = np.arange(n_position)[:, None] / np.power(10000, 2 * (np.arange(dim) // 2) / dim)
     angle[:, 0::2] = np.sin(angle[:, 0::2])  # dim 2i
     angle[:, 1::2] = np.cos(angle[:, 1::2])  # dim 2i+1
-    out = angle.astype(np.float32)[None]  # (1, N, dim)
+    out = angle.astype(np.float32)[None].copy()  # (1, N, dim); the copy: no 0 stride for ExecuTorch
     out.flags.writeable = False
     return out
 

@@ -73,7 +73,7 @@ def test_export_from_checkpoint_and_verify_by_sha(tmp_path):
 
 def test_a_program_that_does_not_load_is_never_saved(tmp_path):
     """XNNPACK compiles at load time and may reject what lowering accepted (an
-    int8 pad with mismatched scales, as X3D-S int8 hits): the export checks a
+    int8 pad with mismatched scales, as X3D-S int8 did): the export checks a
     load before the file gets its name."""
     from mobilevid.errors import MobilevidError
     from mobilevid.export.executorch import _check_loads
@@ -82,3 +82,44 @@ def test_a_program_that_does_not_load_is_never_saved(tmp_path):
     bad.write_bytes(b"\0" * 64)
     with pytest.raises(MobilevidError, match="does not load in the ExecuTorch runtime"):
         _check_loads(bad, "x3d-s")
+
+
+def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
+    """Batch-1 temporal taps pad time on the frames axis, also in int8: the pad
+    shares its input's qparams (fed by an int8 conv, or quantized once after an
+    fp32 maximum as in DY-ReLU), the partitioner takes it as an int8 pad, and
+    XNNPACK loads it (before, "Failed to create StaticConstantPad")."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from mobilevid.deploy.ops import FramesConv, clip_to_frames
+    from mobilevid.export.executorch import _check_loads, lower, quantize_int8
+    from mobilevid.ui import Steps
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.pw = FramesConv(nn.Conv3d(8, 16, 1))
+            self.dw = FramesConv(nn.Conv3d(16, 16, 3, 1, 1, groups=16))
+            self.dw2 = FramesConv(nn.Conv3d(16, 16, (3, 3, 3), 1, 1, groups=16))
+
+        def forward(self, x):
+            y = F.relu(self.pw(clip_to_frames(x), 1))
+            y = F.relu(self.dw(y, 1))  # pad of an int8 activation
+            return self.dw2(torch.maximum(y * 0.5, y * -0.25), 1)  # pad of an fp32 one
+
+    net = Net().eval()
+    x = torch.randn(1, 8, 8, 12, 12)
+    q = quantize_int8(net, x, [torch.randn_like(x) for _ in range(4)], Steps())
+    program, summary = lower(q, x, Steps())
+    assert summary["portable_nodes"] == 0
+    assert summary["delegated_ops"]["aten_constant_pad_nd_default"] == 2
+    pte = tmp_path / "pads.pte"
+    pte.write_bytes(program.buffer)
+    _check_loads(pte, "pads")
+    from executorch.runtime import Runtime
+
+    out = Runtime.get().load_program(str(pte)).load_method("forward").execute([x])[0]
+    with torch.no_grad():
+        ref = net(x)
+    assert F.cosine_similarity(out.flatten(), ref.flatten(), dim=0) > 0.999

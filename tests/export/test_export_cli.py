@@ -97,3 +97,14 @@ def test_export_then_verify_cli(tmp_path):
     v = run("verify", str(pte), "--no-real", "--random", "1")
     assert v.returncode == 0 and "PASSED" in v.stdout
     assert "cpuinfo" not in v.stderr and "Warning" not in v.stderr  # the stack's noise is hidden
+
+
+def test_set_model_options_reach_the_plan_and_the_file_name(tmp_path):
+    from mobilevid.export import ExportConfig, plan
+
+    p = run("export", "--variant", "vit-s-sta", "--set", "r32", "-o", str(tmp_path))
+    assert p.returncode == 2 and "expected KEY=VALUE" in p.stderr
+    p = run("export", "--variant", "vit-s-sta", "--set", "depth=x", "-o", str(tmp_path))
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    pl = plan(ExportConfig(variant="vit-s-sta", overrides={"r": 32}, output=tmp_path))
+    assert pl.overrides["r"] == 32 and pl.output.name == "vit-s-sta-r32_xnnpack_fp32.pte"

@@ -1,0 +1,126 @@
+"""One way to get class scores for a clip, whatever holds the model: a
+checkpoint in eager PyTorch (plain, or QAT), or an exported .pte in the
+ExecuTorch runtime. ``predict`` and ``evaluate`` use it, so a .pte and the
+checkpoint it came from are scored by the same code on the same clips."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mobilevid.errors import MobilevidError
+from mobilevid.models import InputSpec
+
+__all__ = ["DEFAULT", "Predictor", "load_predictor"]
+
+DEFAULT = "builtin:vmf-560m-motion"
+
+
+@dataclass
+class Predictor:
+    description: str
+    spec: InputSpec  # the clip the model was exported / trained for
+    labels: list[str]
+    logits: Callable[[torch.Tensor], torch.Tensor]
+    batch_size: int | None = None  # a .pte takes one clip at a time
+    warning: str | None = None
+
+    def predict(self, video: Path, topk: int = 5) -> dict[str, Any]:
+        from mobilevid.data.video import clip_tensor
+
+        x = clip_tensor(video, self.spec)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            logits = self.logits(x)[0].float()
+        ms = 1000 * (time.perf_counter() - t0)
+        probs = logits.softmax(0)
+        k = min(topk, probs.numel())
+        top = probs.topk(k)
+        return {
+            "video": str(video),
+            "top": [
+                {"label": self.labels[i], "index": int(i), "score": round(float(p), 4)}
+                for p, i in zip(top.values, top.indices.tolist(), strict=True)
+            ],
+            "ms": round(ms, 1),
+        }
+
+
+def load_predictor(
+    variant: str | None = None, checkpoint: Path | None = None, artifact: Path | None = None
+) -> Predictor:
+    if artifact is not None:
+        if variant or checkpoint:
+            raise MobilevidError("--artifact runs the exported file: drop --variant/--checkpoint")
+        return _pte(Path(artifact))
+    if variant is None and checkpoint is None:
+        from mobilevid.checkpoint import resolve
+
+        if not resolve(DEFAULT).is_file():
+            raise MobilevidError(
+                "pass --checkpoint (trained weights), --artifact (an exported .pte), or "
+                "--variant (random weights, for a smoke test)"
+            )
+        pred = _eager(None, Path(DEFAULT))
+        pred.warning = (
+            f"no model given: {DEFAULT} (VMF-560M trained on the synthetic motion set; it "
+            "knows 8 motion classes, not Kinetics)"
+        )
+        return pred
+    return _eager(variant, checkpoint)
+
+
+def _pte(path: Path) -> Predictor:
+    from mobilevid.export.artifact import read_sidecar
+    from mobilevid.export.verify import load_pte
+
+    if path.suffix == ".mlpackage":
+        raise MobilevidError(f"{path}: Core ML models run on macOS/iOS only; use the .pte here")
+    if path.suffix != ".pte":
+        raise MobilevidError(f"{path}: expected an ExecuTorch .pte")
+    if not path.is_file():
+        raise MobilevidError(f"{path}: no such file")
+    meta = read_sidecar(path)
+    inp = meta["input"]
+    spec = InputSpec(
+        frames=int(inp["frames"]), size=int(inp["size"]), mean=tuple(inp["mean"]),
+        std=tuple(inp["std"]), frame_stride=inp.get("frame_stride"),
+    )  # fmt: skip
+    run = load_pte(path)
+    return Predictor(f"{path.name} (ExecuTorch)", spec, list(meta["labels"]), run, batch_size=1)
+
+
+def _eager(variant: str | None, checkpoint: Path | None) -> Predictor:
+    from mobilevid.checkpoint import load_checkpoint
+    from mobilevid.data.labels import load_labels
+    from mobilevid.export import build_model
+    from mobilevid.models import model_info
+
+    ckpt = load_checkpoint(checkpoint) if checkpoint else None
+    meta = ckpt.meta if ckpt else {}
+    name = variant or meta.get("variant")
+    if name is None:
+        raise MobilevidError(f"{checkpoint} does not say which model it is: add --variant")
+    info = model_info(str(name))
+    if meta.get("variant") and model_info(str(meta["variant"])).name != info.name:
+        raise MobilevidError(f"{checkpoint} is a {meta['variant']} checkpoint, not {info.name}")
+    num_classes = int(meta.get("num_classes") or 400)
+    labels = list(meta.get("labels") or load_labels(None, num_classes))
+    spec = replace(
+        info.input, frames=int(meta.get("frames") or info.input.frames),
+        size=int(meta.get("size") or info.input.size),
+    )  # fmt: skip
+    model = build_model(
+        info.name, num_classes, dict(meta.get("overrides") or {}), ckpt, 0,
+        (1, 3, spec.frames, spec.size, spec.size),
+    )  # fmt: skip
+    warning = None if ckpt else f"{info.name} with random weights: the labels mean nothing"
+    desc = f"{info.name}" + (f" ({Path(checkpoint).name})" if checkpoint else " (random)")
+    if str(checkpoint).startswith("builtin:"):
+        desc = f"{info.name} ({checkpoint})"
+    return Predictor(desc, spec, labels, model, warning=warning)

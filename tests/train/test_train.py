@@ -1,0 +1,164 @@
+"""The training loop: exact resume (also after kill -9), torchrun on gloo
+against one process, checkpoints that are always whole, bad options."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from mobilevid.checkpoint import load_training_state
+from mobilevid.errors import MobilevidError
+from mobilevid.train import TrainConfig, train
+
+TINY = dict(variant="vmf-560m", frames=8, size=32, workers=0)
+CLI = [sys.executable, "-m", "mobilevid", "train", "--frames", "8", "--size", "32",
+       "--workers", "0"]  # fmt: skip
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_training_state(path)["model"]
+
+
+def _same(a: dict, b: dict, atol: float = 0.0) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0 if atol == 0 else 1e-4, atol=atol, msg=k)
+
+
+def test_resume_takes_the_same_steps_as_an_uninterrupted_run(tmp_path):
+    common = dict(TINY, train="synthetic:24", val="synthetic:8", batch_size=8, epochs=2)
+    full = train(TrainConfig(**common, out=tmp_path / "full"))
+    assert [h["step"] for h in full.history] == [3, 6]
+    assert (tmp_path / "full" / "curves.png").stat().st_size > 0
+    cut = train(TrainConfig(**common, out=tmp_path / "cut", max_steps=4))  # stops mid-epoch 2
+    assert load_training_state(cut.last)["train_state"]["step"] == 4
+    train(TrainConfig(**common, out=tmp_path / "cut", resume=True))
+    a, b = load_training_state(full.last), load_training_state(cut.last)
+    _same(a["model"], b["model"])
+    assert a["train_state"]["step"] == b["train_state"]["step"] == 6
+    assert a["scheduler"] == b["scheduler"]
+    states = zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True)
+    for sa, sb in states:
+        torch.testing.assert_close(sa["exp_avg_sq"], sb["exp_avg_sq"], rtol=0, atol=0)
+
+
+def test_kill_9_then_resume(tmp_path):
+    """SIGKILL while training (checkpoints every step): the last checkpoint is
+    whole, and resuming ends with the weights of a run that was never killed."""
+    args = [*CLI, "--train", "synthetic:64", "--val", "none", "--batch-size", "8",
+            "--epochs", "2", "--save-every", "1"]  # fmt: skip
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*args, "--out", str(killed)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    last, deadline = killed / "last.pt", time.time() + 240
+    try:
+        while time.time() < deadline:
+            if last.exists() and load_training_state(last)["train_state"]["step"] >= 3:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no checkpoint within 4 minutes")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    step = load_training_state(last)["train_state"]["step"]
+    assert 3 <= step < 16, step
+    r = subprocess.run([*args, "--out", str(killed), "--resume"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not list(killed.glob(".*.tmp"))  # the killed writer's temp files are gone
+    clean = tmp_path / "clean"
+    r = subprocess.run([*args, "--out", str(clean)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    _same(_weights(killed / "last.pt"), _weights(clean / "last.pt"))
+    assert load_training_state(killed / "last.pt")["train_state"]["step"] == 16
+
+
+def test_torchrun_two_processes_match_one(tmp_path):
+    """Same global batch (8 = 2 x 4), gloo: the same clips per step, BN over the
+    whole batch (CPUSyncBatchNorm), gradients averaged, so the same loss and the
+    same gradients as one process. Compared after the first step: Adam turns
+    float noise in gradients that are mathematically zero (a key bias under
+    softmax, a bias before BN) into lr-sized moves, so weights after many steps
+    differ by more than the computation does."""
+    args = ["--train", "synthetic:32", "--val", "none", "--batch-size", "8", "--epochs", "1",
+            "--dropout", "0", "--max-steps", "1", "--json"]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "mobilevid", *CLI[3:], *args, "--out", str(tmp_path / "ddp")]  # fmt: skip
+    r = subprocess.run(run, capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    r = subprocess.run(CLI + args + ["--out", str(tmp_path / "one")], capture_output=True,
+                       text=True, env=env, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    ddp, one = (load_training_state(tmp_path / p / "last.pt") for p in ("ddp", "one"))
+    assert ddp["train_state"]["world"] == 2 and one["train_state"]["world"] == 1
+    hd, ho = (json.loads(s["train_state"]["history"])[-1] for s in (ddp, one))
+    assert hd["train_loss"] == pytest.approx(ho["train_loss"], rel=1e-5)  # the global mean
+    sd, so = ddp["optimizer"]["state"], one["optimizer"]["state"]
+    grads = [(sd[i]["exp_avg"], so[i]["exp_avg"]) for i in so]  # (1 - beta1) x the gradient
+    top = max(float(g.norm()) for _, g in grads)
+    rel = sorted(
+        float((a - b).norm() / b.norm()) for a, b in grads if float(b.norm()) > 1e-5 * top
+    )  # gradients above float noise
+    assert len(rel) > 0.9 * len(grads)
+    # BN statistics from all-reduced sums (E[x^2] - E[x]^2) round differently
+    # from the single-process kernel: that is the whole difference
+    assert rel[len(rel) // 2] < 1e-4 and rel[-1] < 1e-2, (rel[len(rel) // 2], rel[-1])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (dict(batch_size=0), "--batch-size must be positive"),
+        (dict(qat="tflite"), "--qat must be one of"),
+        (dict(warmup=1.5), "--warmup"),
+        (dict(train="synthetic:4", batch_size=8), "make no full batch"),
+        (dict(variant="vmf-9g"), "unknown model"),
+    ],
+)
+def test_bad_options_are_one_line_errors(tmp_path, overrides, message):
+    cfg = TrainConfig(**{**TINY, "train": "synthetic:8", "val": None, "out": tmp_path, **overrides})
+    with pytest.raises(MobilevidError, match=message) as e:
+        train(cfg)
+    assert "\n" not in str(e.value)
+
+
+def test_resume_guards(tmp_path):
+    base = dict(TINY, train="synthetic:8", val=None, batch_size=8, epochs=1, out=tmp_path)
+    with pytest.raises(MobilevidError, match="nothing to resume"):
+        train(TrainConfig(**base, resume=True))
+    train(TrainConfig(**base))
+    with pytest.raises(MobilevidError, match="already holds a run"):
+        train(TrainConfig(**base))
+    with pytest.raises(MobilevidError, match=r"was run with lr=0\.002, now 0\.1"):
+        train(TrainConfig(**{**base, "lr": 0.1}, resume=True))
+    (tmp_path / "last.pt").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(MobilevidError, match="not a readable PyTorch checkpoint"):
+        train(TrainConfig(**base, resume=True))
+
+
+def test_init_from_a_checkpoint_with_another_classifier(tmp_path):
+    from mobilevid.checkpoint import save_checkpoint
+    from mobilevid.models import create_model
+
+    src = create_model("vmf-560m", num_classes=400)
+    save_checkpoint(tmp_path / "k400.pt", src, variant="vmf-560m", num_classes=400)
+    ft = tmp_path / "ft"
+    cfg = TrainConfig(**TINY, train="synthetic:8", val=None, batch_size=8, epochs=1,
+                      init=tmp_path / "k400.pt", lr=1e-9, warmup=0.0, out=ft)  # fmt: skip
+    r = train(cfg)
+    got = load_training_state(r.last)["model"]
+    stem = next(k for k in got if k.startswith("stem") and k.endswith("weight"))
+    torch.testing.assert_close(got[stem], src.state_dict()[stem], atol=1e-6, rtol=0)
+    assert got["head.classifier.weight"].shape[0] == 8
+    x3d = create_model("x3d-s", num_classes=8)
+    save_checkpoint(tmp_path / "x3d.pt", x3d)
+    with pytest.raises(MobilevidError, match="another variant"):
+        train(TrainConfig(**TINY, train="synthetic:8", val=None, batch_size=8,
+                          init=tmp_path / "x3d.pt", out=tmp_path / "bad"))  # fmt: skip
