@@ -134,16 +134,19 @@ def _schedule(total: int, warmup: int) -> Callable[[int], float]:
     return f
 
 
-def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases and norm scales (1-D), as timm does."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [
-        {"params": decay, "weight_decay": weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
+def _param_groups(model: nn.Module, weight_decay: float, lr: float) -> list[dict]:
+    """The model's own groups if it has them (TSNet: new selectors at lr, the
+    pretrained backbone at 0.01 lr), each split so that biases and norm scales
+    (1-D) get no weight decay, as timm does."""
+    groups = model.param_groups(lr) if hasattr(model, "param_groups") else [
+        {"params": list(model.parameters()), "lr": lr}
+    ]  # fmt: skip
+    out = []
+    for g in groups:
+        ps = [p for p in g["params"] if p.requires_grad]
+        out.append({**g, "params": [p for p in ps if p.ndim > 1], "weight_decay": weight_decay})
+        out.append({**g, "params": [p for p in ps if p.ndim <= 1], "weight_decay": 0.0})
+    return [g for g in out if g["params"]]
 
 
 def _load_init(model: nn.Module, path: Path) -> list[str]:
@@ -278,7 +281,7 @@ def train(cfg: TrainConfig, ui: Any = None) -> TrainResult:
             calib = [c[0] for c in calib if c is not None]
             model = prepare_qat(model, cfg.qat, example, calib)
         model = D.convert_sync_batchnorm(model, d).to(d.device)
-        opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+        opt = torch.optim.AdamW(_param_groups(model, cfg.weight_decay, cfg.lr), lr=cfg.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _schedule(total, int(cfg.warmup * total)))
         use_amp = cfg.amp and d.device.type == "cuda"
         amp_dtype = torch.bfloat16 if use_amp and torch.cuda.is_bf16_supported() else torch.float16
@@ -331,6 +334,7 @@ def train(cfg: TrainConfig, ui: Any = None) -> TrainResult:
                 }
             atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
+        aux_loss = getattr(model.module if d.enabled else model, "aux_loss", None)
         sampler = _ResumableSampler(len(train_ds), d, cfg.seed)
         limit = min(total, cfg.max_steps) if cfg.max_steps else total
         if d.main and ui:
@@ -364,6 +368,8 @@ def train(cfg: TrainConfig, ui: Any = None) -> TrainResult:
                     else:
                         logits = model(x)
                         loss = crit(logits.float(), y)
+                        if aux_loss is not None:  # TSNet's usage loss for the last forward
+                            loss = loss + aux_loss()
                         acc = (logits.argmax(1) == y).float().mean().item()
                 opt.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()

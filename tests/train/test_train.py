@@ -162,3 +162,20 @@ def test_init_from_a_checkpoint_with_another_classifier(tmp_path):
     with pytest.raises(MobilevidError, match="another variant"):
         train(TrainConfig(**TINY, train="synthetic:8", val=None, batch_size=8,
                           init=tmp_path / "x3d.pt", out=tmp_path / "bad"))  # fmt: skip
+
+
+def test_tsnet_selectors_train_in_the_same_loop(tmp_path):
+    """TSNet through `mobilevid train`: its own optimizer groups (selectors at
+    lr, backbone at 0.01 lr) and its usage loss added to the task loss."""
+    from mobilevid.models import create_model
+
+    cfg = TrainConfig(variant="vit-s-tsnet", train="synthetic:4", val=None, frames=16, size=32,
+                      workers=0, batch_size=2, epochs=1, lr=1e-4, out=tmp_path)  # fmt: skip
+    r = train(cfg)
+    st = load_training_state(r.last)
+    lrs = sorted({g["initial_lr"] for g in st["optimizer"]["param_groups"]})
+    assert lrs == pytest.approx([1e-6, 1e-4])
+    fresh = create_model("vit-s-tsnet", num_classes=8)
+    fresh.train()
+    fresh(torch.randn(2, 3, 16, 32, 32))
+    assert float(fresh.aux_loss()) > 0  # what the loop adds
