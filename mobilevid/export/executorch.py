@@ -18,12 +18,12 @@ from typing import Any
 import torch
 
 from mobilevid.checkpoint import atomic_write
+from mobilevid.data.datasets import VIDEO_EXTS
 from mobilevid.errors import MobilevidError
 from mobilevid.ui import Steps
 
 __all__ = ["calibration_clips", "delegation_summary", "export_executorch", "lower"]
 
-VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
 
 
 def _videos(paths: list[Path]) -> list[Path]:
