@@ -82,6 +82,7 @@ def profile(
 
     if all_ and variant:
         raise MobilevidError("use either --variant or --all, not both")
+
     def rows(table, prefix: str = "") -> list[dict]:
         return [
             dict(name=a.model, paper_gmacs=a.paper_gmacs, paper_top1=a.paper_top1,
@@ -158,7 +159,8 @@ def export_cmd(
     set_: Annotated[
         list[str] | None,
         typer.Option(
-            "--set", metavar="KEY=VALUE",
+            "--set",
+            metavar="KEY=VALUE",
             help="Model option, e.g. --set r=32 (STA) or --set keep=0.3 (TSNet); repeatable.",
         ),
     ] = None,
@@ -330,6 +332,13 @@ def bench(
         Path | None, typer.Option(help="Android: a runner binary instead of the demo app.")
     ] = None,
     cooldown: Annotated[float, typer.Option(help="Phone: seconds of rest between models.")] = 10.0,
+    rest: Annotated[
+        float,
+        typer.Option(
+            help="host: idle seconds before each timed call, so the worker threads one "
+            "runtime leaves spinning do not take the cores of the next."
+        ),
+    ] = 0.1,
     artifacts_dir: Annotated[
         Path, typer.Option(help="Where to look for / export the artifacts of --variant.")
     ] = Path("artifacts"),
@@ -362,7 +371,7 @@ def bench(
         device=dev.name, variants=list(variant or ([] if artifact else ["vmf-560m"])),
         artifacts=list(artifact or []), runtimes=runtime, quantize=quantize, threads=threads,
         warmup=warmup, runs=runs, frames=frames, size=size, artifacts_dir=artifacts_dir,
-        reexport=reexport, serial=serial, runner=runner, cooldown=cooldown,
+        reexport=reexport, serial=serial, runner=runner, cooldown=cooldown, rest=rest,
     )  # fmt: skip
     with Steps(enabled=True) as steps:
         run = run_bench(cfg, steps)
@@ -483,8 +492,10 @@ def train_cmd(
         con.print(f"val top-1 {100 * h['val_top1']:.1f}% (best {100 * best:.1f}%)")
     con.print(f"checkpoints: {result.best} (best), {result.last} (resumable)")
     con.print(f"curves: {result.out / 'curves.png'}  history: {result.out / 'history.json'}")
-    target = "--target coreml" if qat == "coreml" else "--target executorch" + (
-        " --quantize int8" if qat else ""
+    target = (
+        "--target coreml"
+        if qat == "coreml"
+        else "--target executorch" + (" --quantize int8" if qat else "")
     )
     con.print(f"next: mobilevid export --checkpoint {result.best} {target}")
 
@@ -560,9 +571,7 @@ def evaluate(
         batch_size = pred.batch_size
     with _progress() as bar:
         task = bar.add_task(f"evaluating {pred.description}", total=len(ds))
-        r = run_eval(
-            pred.logits, ds, batch_size, workers, progress=lambda n: bar.advance(task, n)
-        )
+        r = run_eval(pred.logits, ds, batch_size, workers, progress=lambda n: bar.advance(task, n))
     row = {"model": pred.description, "data": data, "clips": r.clips, "skipped": r.skipped,
            "top1": r.top1, "top5": r.top5, "loss": r.loss}  # fmt: skip
     if as_json:

@@ -25,3 +25,4 @@ class BenchConfig:
     serial: str | None = None  # a phone's adb serial / an iPhone's UDID
     runner: Path | None = None  # Android: a runner binary instead of the demo app
     cooldown: float = 10.0  # seconds between models on a phone
+    rest: float = 0.1  # host: idle seconds before each timed call (see bench.host)

@@ -70,9 +70,15 @@ def _executorch() -> tuple[Path, str]:
 
 
 def default_build_dir() -> Path:
-    """``~/.cache/mobilevid/runner-<executorch version>``: one build per wheel."""
-    _, version = _executorch()
-    return Path.home() / ".cache" / "mobilevid" / f"runner-{version}"
+    """``~/.cache/mobilevid/runner-<executorch version>-<install hash>``: one build
+    per installed wheel. The binary links the wheel's libexecutorch.so by its
+    path, so two venvs with the same version need two builds: keyed by version
+    alone, a deleted venv left a cached binary that could no longer load."""
+    import hashlib
+
+    root, version = _executorch()
+    where = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
+    return Path.home() / ".cache" / "mobilevid" / f"runner-{version}-{where}"
 
 
 def _last_meaningful_line(output: str) -> str:

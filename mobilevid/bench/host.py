@@ -5,6 +5,13 @@ thread count.
 Interleaving (every timed round runs each model x runtime once, in a rotating
 order) spreads the noise of a shared machine evenly over the contenders, so the
 ratios measured in one run hold even when the absolute times drift.
+
+Each timed call starts after ``--rest`` idle seconds. Runtimes in one process
+leave worker threads spinning after a call returns (ONNX Runtime's intra-op
+pool, PyTorch's OpenMP team), and on two cores those spinners take the cores of
+whichever runtime runs next: back to back, the int8 .pte measured 42.8 ms
+behind ONNX Runtime against 23.4 ms on its own. An app runs one clip at a time
+with idle time between, which is what the rest reproduces.
 """
 
 from __future__ import annotations
@@ -26,7 +33,15 @@ from mobilevid.bench.results import BenchRun, Result
 from mobilevid.errors import MobilevidError
 from mobilevid.ui import Steps
 
-__all__ = ["Subject", "bench_host", "check_counts", "default_frames", "find_or_export", "subjects"]
+__all__ = [
+    "Subject",
+    "bench_host",
+    "check_counts",
+    "default_frames",
+    "find_or_export",
+    "round_speed",
+    "subjects",
+]
 
 QUANTIZE = ("fp32", "int8")
 BACKENDS = {
@@ -78,6 +93,8 @@ class Subject:
 def check_counts(cfg: BenchConfig) -> None:
     if cfg.runs < 10:
         raise MobilevidError(f"--runs {cfg.runs}: use at least 10 timed runs for a median and p90")
+    if cfg.rest < 0:
+        raise MobilevidError(f"--rest {cfg.rest}: use a number of seconds >= 0")
     if cfg.warmup < 0 or any(v is not None and v < 1 for v in (cfg.threads, cfg.frames, cfg.size)):
         raise MobilevidError("--warmup must be >= 0; --threads, --frames and --size >= 1")
 
@@ -290,6 +307,7 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
         "frames": cfg.frames or ", ".join(dict.fromkeys(str(s.shape[2]) for s in subs)),
         "size": cfg.size or "model default",
         "interleaved": True,
+        "rest_s": cfg.rest,
         "runtimes": runtimes,
         "quantize": quants,
         "input": "random normal (seed 0), one clip per call, batch 1",
@@ -343,6 +361,8 @@ def _bench(
         for idx in order[k:] + order[:k]:  # rotate who goes first
             j = live[idx]
             x = inputs[tuple(j.result.input_shape)]
+            if cfg.rest > 0:
+                time.sleep(cfg.rest)
             try:
                 t0 = time.perf_counter()
                 j.run(x)
@@ -353,8 +373,38 @@ def _bench(
                 continue
             if i >= cfg.warmup:
                 j.result.times_ms.append(dt)
+    speed = round_speed([j.result.times_ms for j in live if len(j.result.times_ms) == cfg.runs])
+    if speed:
+        run.settings["round_speed"] = [round(v, 3) for v in speed]
+        lo, hi = min(speed), max(speed)
+        if hi / lo > DRIFT:
+            run.notes.append(
+                f"the machine's speed changed during the run: rounds took {lo:.2f}x to "
+                f"{hi:.2f}x the median round's time (another tenant on a shared host?). "
+                "Runtimes that scale differently under contention change their ratios too; "
+                "re-run on a quiet machine before comparing (settings.round_speed)"
+            )
     _run_separately([j for j in jobs if j.separate and not j.result.error], cfg, run, steps)
     return run
+
+
+DRIFT = 1.25  # slowest / fastest round beyond which a run is flagged
+
+
+def round_speed(times: list[list[float]]) -> list[float]:
+    """How slow each timed round was, relative to the typical round: per round,
+    the median over contenders of time / that contender's median. Every round
+    runs every contender, so a neighbour who takes a core mid-run shows up as
+    a step in this series, whatever the contenders' own speeds."""
+    import statistics
+
+    if not times or len({len(t) for t in times}) != 1:
+        return []
+    med = [statistics.median(t) for t in times]
+    return [
+        statistics.median(t[r] / m for t, m in zip(times, med, strict=True))
+        for r in range(len(times[0]))
+    ]
 
 
 def _run_separately(jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: Steps) -> None:

@@ -73,7 +73,12 @@ def _header(run: BenchRun) -> list[str]:
         + (f"; CPU features: {', '.join(d['cpu_flags'])}" if d.get("cpu_flags") else ""),
         "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
         f"runs: {run.settings.get('runs')} timed after {run.settings.get('warmup')} warm-up, "
-        + ("interleaved" if run.settings.get("interleaved") else "sequential"),
+        + ("interleaved" if run.settings.get("interleaved") else "sequential")
+        + (
+            f", {run.settings['rest_s']:g} s idle before each call"
+            if run.settings.get("rest_s")
+            else ""
+        ),
     ]
     if run.gemm_peak_gflops:
         lines.append(

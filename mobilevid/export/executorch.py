@@ -25,7 +25,6 @@ from mobilevid.ui import Steps
 __all__ = ["calibration_clips", "delegation_summary", "export_executorch", "lower"]
 
 
-
 def _videos(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
@@ -111,6 +110,43 @@ def _annotate_zero_pads(gm: torch.fx.GraphModule, act_qspec) -> None:
         )
 
 
+_QUANTIZE_INPUT = True
+_LAYOUT_OPS = (
+    torch.ops.aten.view.default,
+    torch.ops.aten.reshape.default,
+    torch.ops.aten.permute.default,
+)
+
+
+def _annotate_input_layout(gm: torch.fx.GraphModule, act_qspec) -> None:
+    """Quantize the clip where it enters the graph, before the reshape and
+    permute that turn it into stem frames (:func:`~mobilevid.deploy.ops.clip_to_frames`),
+    instead of after them: the same int8 values (a reshape or permute keeps the
+    min/max an observer sees), but XNNPACK then quantizes the external input in
+    place of copying it for the reshape, and moves a quarter of the bytes through
+    the permutes. ``propagate_annotation`` carries the qparams on through the
+    rest of the layout chain."""
+    from torchao.quantization.pt2e.quantizer import (
+        QuantizationAnnotation,
+        SharedQuantizationSpec,
+    )
+
+    for ph in gm.graph.find_nodes(op="placeholder"):
+        val = ph.meta.get("val")
+        if not isinstance(val, torch.Tensor) or not val.is_floating_point():
+            continue
+        for n in list(ph.users):
+            if n.target not in _LAYOUT_OPS or n.args[0] is not ph:
+                continue
+            if "quantization_annotation" in n.meta:
+                continue
+            n.meta["quantization_annotation"] = QuantizationAnnotation(
+                input_qspec_map={ph: act_qspec},
+                output_qspec=SharedQuantizationSpec((ph, n)),
+                _annotated=True,
+            )
+
+
 def _pad_sharing_quantizer():
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import (
@@ -126,6 +162,8 @@ def _pad_sharing_quantizer():
         def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
             model = self._annotate_for_quantization_config(model)
             _annotate_zero_pads(model, get_input_act_qspec(self.global_config))
+            if _QUANTIZE_INPUT:
+                _annotate_input_layout(model, get_input_act_qspec(self.global_config))
             propagate_annotation(model)
             return model
 

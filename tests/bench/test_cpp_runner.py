@@ -198,10 +198,13 @@ def test_an_install_without_the_sources_says_so(tmp_path, monkeypatch):
         cpp_runner.build_runner(tmp_path / "build")
 
 
-def test_the_default_build_dir_is_per_executorch_version():
+def test_the_default_build_dir_is_per_installed_executorch(monkeypatch, tmp_path):
     d = cpp_runner.default_build_dir()
     assert d.parent == Path.home() / ".cache" / "mobilevid"
-    assert d.name == f"runner-{importlib.metadata.version('executorch')}"
+    assert d.name.startswith(f"runner-{importlib.metadata.version('executorch')}-")
+    # the same version installed in another venv links another libexecutorch.so
+    monkeypatch.setattr(cpp_runner, "_executorch", lambda: (tmp_path / "executorch", "1.5.1"))
+    assert cpp_runner.default_build_dir() != d
 
 
 def test_the_last_meaningful_line_of_a_failed_build():

@@ -49,7 +49,7 @@ def test_every_runtime_measured_on_the_same_shape(small_run):
     d = run.device
     assert d["threads"] == 2 and d["cpu"] and d["os"]
     assert run.versions["executorch"] and run.versions["onnxruntime"] and run.versions["torch"]
-    assert run.settings["interleaved"] is True
+    assert run.settings["interleaved"] is True and run.settings["rest_s"] == 0.1
 
 
 def test_second_run_reuses_the_onnx_file(small_run):
@@ -105,6 +105,7 @@ def test_report_of_a_real_run(small_run, tmp_path):
         (dict(variants=["vmf-3g"]), "unknown model"),
         (dict(device="pixle7"), "Did you mean 'pixel7'"),
         (dict(threads=0), "--threads"),
+        (dict(rest=-1), "--rest"),
         (dict(variants=[], artifacts=[Path("nope.pte")]), "no such artifact"),
         (dict(frames=4), "does not fit vmf-560m"),
     ],
@@ -151,3 +152,16 @@ def test_cpp_runner_as_a_host_runtime(fp32):
     (r,) = run.results
     assert r.key == "executorch-cpp/fp32" and r.error is None and len(r.times_ms) == 10
     assert r.load_ms > 0 and any("C++ runner" in n for n in run.notes)
+
+
+def test_round_speed_shows_a_neighbour_taking_a_core_mid_run():
+    from mobilevid.bench.host import DRIFT, round_speed
+
+    fast, slow = [30.0] * 6, [60.0] * 6  # one contender doubles from round 7 on
+    other = [100.0 + (i % 2) for i in range(12)]  # another is steady but noisy
+    speed = round_speed([fast + slow, other, [5.0] * 6 + [8.0] * 6])
+    assert len(speed) == 12
+    assert max(speed[6:]) / min(speed[:6]) > DRIFT  # flagged
+    steady = round_speed([[30.0 + (i % 3) for i in range(12)], other])
+    assert max(steady) / min(steady) < DRIFT
+    assert round_speed([]) == [] and round_speed([[1.0, 2.0], [1.0]]) == []
