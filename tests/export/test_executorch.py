@@ -123,3 +123,57 @@ def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
     with torch.no_grad():
         ref = net(x)
     assert F.cosine_similarity(out.flatten(), ref.flatten(), dim=0) > 0.999
+
+
+def test_int8_quantizes_the_clip_before_the_frames_layout(tmp_path):
+    """int8: the clip is quantized where it enters the graph, and the reshape and
+    permutes of clip_to_frames (phase-major for the stem's temporal conv) run on
+    int8 (XNNPACK copies a reshaped external input; quantizing it first takes
+    that copy's place), with the same values as quantizing after them."""
+    import torch.nn.functional as F
+    from executorch.exir import to_edge
+    from torch import nn
+
+    from mobilevid.deploy.ops import FramesConv, clip_to_frames
+    from mobilevid.export.executorch import _quantize_input_first, lower, quantize_int8
+    from mobilevid.ui import Steps
+
+    class Stem(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = FramesConv(nn.Conv3d(3, 8, (1, 3, 3), (1, 2, 2), (0, 1, 1)))
+            self.temporal = FramesConv(nn.Conv3d(8, 8, (4, 1, 1), (4, 1, 1), groups=8))
+
+        def forward(self, x):
+            p = self.temporal.phases(x.shape[2], 1)
+            y = F.relu(self.conv(clip_to_frames(x, p), 1))
+            return F.relu(self.temporal(y, 1, p))
+
+    net = Stem().eval()
+    x = torch.randn(1, 3, 8, 12, 12)
+    assert net.temporal.phases(8, 1) == 4
+    q = quantize_int8(net, x, [torch.randn_like(x) for _ in range(4)], Steps())
+
+    gm = to_edge(torch.export.export(q, (x,))).exported_program().graph_module
+    assert _quantize_input_first(gm).modified
+
+    def op(n):
+        return n.target.__name__.split(".")[-2] if n.op == "call_function" else n.op
+
+    (ph,) = [n for n in gm.graph.nodes if n.op == "placeholder" and n.name == "x"]
+    assert [op(u) for u in ph.users] == ["quantize_per_tensor"]
+    layout = [n for n in gm.graph.nodes if op(n) in ("view_copy", "permute_copy")][:3]
+    assert [op(n) for n in layout] == ["view_copy", "permute_copy", "view_copy"]
+    assert all(op(n.args[0]) == "dequantize_per_tensor" for n in layout)
+    assert not any("clone" in n.name for n in gm.graph.nodes)
+
+    program, summary = lower(q, x, Steps())
+    assert summary["portable_nodes"] == 0
+    pte = tmp_path / "stem.pte"
+    pte.write_bytes(program.buffer)
+    from executorch.runtime import Runtime
+
+    out = Runtime.get().load_program(str(pte)).load_method("forward").execute([x])[0]
+    with torch.no_grad():
+        ref = q(x)
+    assert torch.allclose(out, ref, atol=1e-5)
