@@ -39,6 +39,7 @@ __all__ = [
     "check_counts",
     "default_frames",
     "find_or_export",
+    "drift_range",
     "round_speed",
     "subjects",
 ]
@@ -376,11 +377,12 @@ def _bench(
     speed = round_speed([j.result.times_ms for j in live if len(j.result.times_ms) == cfg.runs])
     if speed:
         run.settings["round_speed"] = [round(v, 3) for v in speed]
-        lo, hi = min(speed), max(speed)
+        lo, hi = drift_range(speed)
         if hi / lo > DRIFT:
             run.notes.append(
-                f"the machine's speed changed during the run: rounds took {lo:.2f}x to "
-                f"{hi:.2f}x the median round's time (another tenant on a shared host?). "
+                f"the machine's speed changed during the run: stretches of 3 rounds took "
+                f"{lo:.2f}x to {hi:.2f}x the median round's time "
+                "(another tenant on a shared host?). "
                 "Runtimes that scale differently under contention change their ratios too; "
                 "re-run on a quiet machine before comparing (settings.round_speed)"
             )
@@ -388,7 +390,18 @@ def _bench(
     return run
 
 
-DRIFT = 1.25  # slowest / fastest round beyond which a run is flagged
+DRIFT = 1.25  # slowest / fastest 3-round stretch beyond which a run is flagged
+
+
+def drift_range(speed: list[float], window: int = 3) -> tuple[float, float]:
+    """(fastest, slowest) mean speed over ``window`` consecutive rounds. A
+    neighbour's arrival is a sustained step; single noisy rounds of a small run
+    (four contenders) reached 1.3x apart without one, and averaging three
+    rounds keeps them apart from a real step (quiet runs <= 1.17, a measured
+    step 1.36)."""
+    w = min(window, len(speed))
+    means = [sum(speed[i : i + w]) / w for i in range(len(speed) - w + 1)]
+    return min(means), max(means)
 
 
 def round_speed(times: list[list[float]]) -> list[float]:
