@@ -28,3 +28,23 @@ def int8(tmp_path_factory):
     return export(
         ExportConfig(variant="560m", target="executorch", quantize="int8", output=out, **SMALL)
     )
+
+
+def _write_motion_video(path, label: int, frames: int, size: int, seed: int) -> None:
+    """A synthetic motion clip as a real mp4 file (OpenCV, mp4v, 25 fps)."""
+    import cv2
+    import numpy as np
+
+    from mobilevid.data.synthetic import motion_clip
+
+    clip = motion_clip(label, frames, size, seed=seed)  # (3, T, S, S) in [0, 1]
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (size, size))
+    for f in (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8):
+        w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    w.release()
+
+
+@pytest.fixture(scope="session")
+def motion_video():
+    """``motion_video(path, label, frames, size, seed)`` writes one mp4."""
+    return _write_motion_video

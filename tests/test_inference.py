@@ -6,11 +6,9 @@ import json
 import subprocess
 import sys
 
-import cv2
-import numpy as np
 import pytest
 
-from mobilevid.data.synthetic import CLASSES, motion_clip
+from mobilevid.data.synthetic import CLASSES
 from mobilevid.export import ExportConfig, export
 from mobilevid.train import TrainConfig, train
 
@@ -23,16 +21,8 @@ def run(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def _video(path, label: int, seed: int, size: int = 32) -> None:
-    clip = motion_clip(label, 16, size, seed=seed)  # (3, T, S, S) in [0, 1]
-    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 25, (size, size))
-    for f in (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8):
-        w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-    w.release()
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, motion_video):
     """A few steps on motion clips: enough for a checkpoint with labels and a
     reduced input, not for accuracy (that is `make check-train`)."""
     d = tmp_path_factory.mktemp("run")
@@ -42,7 +32,7 @@ def trained(tmp_path_factory):
     videos = []
     for i in range(3):
         videos.append(d / f"{CLASSES[i].replace(' ', '_')}.mp4")
-        _video(videos[-1], i, 100 + i)
+        motion_video(videos[-1], i, 16, 32, seed=100 + i)
     return r.best, pte, videos
 
 
@@ -106,13 +96,13 @@ def test_train_cli_errors(tmp_path):
     assert p.returncode == 2 and "no such dataset" in p.stderr and "Traceback" not in p.stderr
 
 
-def test_builtin_checkpoint_tells_the_motions_apart(tmp_path):
+def test_builtin_checkpoint_tells_the_motions_apart(tmp_path, motion_video):
     """`mobilevid predict` with no model runs the shipped checkpoint; on mp4
     files of held-out motion clips it names the direction and speed."""
     videos = []
     for label in range(len(CLASSES)):
         videos.append(tmp_path / f"{label}.mp4")
-        _video(videos[-1], label, 50_000 + label, size=64)
+        motion_video(videos[-1], label, 16, 64, seed=50_000 + label)
     p = run("predict", *map(str, videos), "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)

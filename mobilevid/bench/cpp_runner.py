@@ -18,6 +18,7 @@ Every command runs as an argument list, never through a shell.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -74,8 +75,6 @@ def default_build_dir() -> Path:
     per installed wheel. The binary links the wheel's libexecutorch.so by its
     path, so two venvs with the same version need two builds: keyed by version
     alone, a deleted venv left a cached binary that could no longer load."""
-    import hashlib
-
     root, version = _executorch()
     where = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
     return Path.home() / ".cache" / "mobilevid" / f"runner-{version}-{where}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -38,8 +39,8 @@ __all__ = [
     "bench_host",
     "check_counts",
     "default_frames",
-    "find_or_export",
     "drift_range",
+    "find_or_export",
     "round_speed",
     "subjects",
 ]
@@ -409,8 +410,6 @@ def round_speed(times: list[list[float]]) -> list[float]:
     the median over contenders of time / that contender's median. Every round
     runs every contender, so a neighbour who takes a core mid-run shows up as
     a step in this series, whatever the contenders' own speeds."""
-    import statistics
-
     if not times or len({len(t) for t in times}) != 1:
         return []
     med = [statistics.median(t) for t in times]

@@ -7,14 +7,13 @@ through the real path (checkpoint file, calibration *videos* decoded from mp4),
 run in the ExecuTorch runtime, and compared with fp32 eager on held-out clips.
 """
 
-import cv2
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from mobilevid.checkpoint import save_checkpoint
-from mobilevid.data.synthetic import CLASSES, SyntheticMotion, motion_clip
+from mobilevid.data.synthetic import CLASSES, SyntheticMotion
 from mobilevid.export import ExportConfig, export
 from mobilevid.export.verify import load_pte
 from mobilevid.models import create_model
@@ -48,21 +47,8 @@ def _fit(model, steps: int = 320, batch: int = 16) -> float:
     return acc
 
 
-def _write_videos(folder, n: int) -> None:
-    folder.mkdir()
-    for i in range(n):
-        clip = motion_clip(i % len(CLASSES), FRAMES, SIZE, seed=10_000 + i)  # (3, T, S, S)
-        frames = (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8)
-        w = cv2.VideoWriter(
-            str(folder / f"c{i}.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 25, (SIZE, SIZE)
-        )
-        for f in frames:
-            w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
-        w.release()
-
-
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_int8_top1_agrees_with_fp32_on_a_trained_model(tmp_path, variant):
+def test_int8_top1_agrees_with_fp32_on_a_trained_model(tmp_path, variant, motion_video):
     torch.manual_seed(0)
     model = create_model(variant, num_classes=len(CLASSES))
     train_acc = _fit(model)
@@ -70,7 +56,9 @@ def test_int8_top1_agrees_with_fp32_on_a_trained_model(tmp_path, variant):
     model.eval()
     ckpt = tmp_path / f"{variant}_motion.pt"
     save_checkpoint(ckpt, model, variant=variant, num_classes=len(CLASSES), labels=CLASSES)
-    _write_videos(tmp_path / "calib", 16)
+    (tmp_path / "calib").mkdir()
+    for i in range(16):
+        motion_video(tmp_path / "calib" / f"c{i}.mp4", i % len(CLASSES), FRAMES, SIZE, 10_000 + i)
     r = export(
         ExportConfig(variant=variant, quantize="int8", checkpoint=ckpt, output=tmp_path,
                      calibration=[tmp_path / "calib"], frames=FRAMES, size=SIZE)
