@@ -28,6 +28,7 @@ __all__ = [
     "file_sha256",
     "load_checkpoint",
     "load_into",
+    "load_strict",
     "load_training_state",
     "save_checkpoint",
     "slim",
@@ -118,30 +119,38 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     return Checkpoint(sd, meta, p)
 
 
-def load_into(model: nn.Module, ckpt: Checkpoint) -> None:
-    """Load strictly, turning key and shape mismatches into one-line errors."""
+def load_into(model: nn.Module, ckpt: Checkpoint, name: str | None = None) -> None:
+    """Load a checkpoint's weights strictly into ``model`` (called ``name`` in
+    errors): see :func:`load_strict`."""
+    load_strict(model, ckpt.state_dict, str(ckpt.path or "checkpoint"), name)
+
+
+def load_strict(
+    model: nn.Module, state_dict: dict[str, torch.Tensor], where: str, name: str | None = None
+) -> None:
+    """Load strictly, turning key and shape mismatches into one-line errors that
+    say what to do (another variant? another classifier size?)."""
     own = model.state_dict()
-    missing = [k for k in own if k not in ckpt.state_dict]
-    unexpected = [k for k in ckpt.state_dict if k not in own]
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
-        for k, v in ckpt.state_dict.items()
+        for k, v in state_dict.items()
         if k in own and v.shape != own[k].shape
     ]
-    where = ckpt.path or "checkpoint"
-    name = getattr(model, "model_name", type(model).__name__)
+    name = name or type(model).__name__
     if missing or unexpected:
         raise MobilevidError(
             f"{where} does not fit {name}: {len(missing)} missing keys "
             f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]}); "
-            "is it for another variant?"
+            "is it for another variant or another mobilevid version?"
         )
     if shapes:
         hint = (
             " (use --num-classes)" if any("classifier" in s or "fc." in s for s in shapes) else ""
         )
         raise MobilevidError(f"{where}: shape mismatch for {shapes[0]}{hint}")
-    model.load_state_dict(ckpt.state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=True)
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 
 from mobilevid import __version__
+from mobilevid.cli_options import config_from_flags, multi_value
 from mobilevid.errors import MobilevidError
 
 app = typer.Typer(
@@ -27,10 +28,13 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-# Options that take several values after one flag (`--variant 560m 1g 2g`), as the
-# issue tracker and the papers' users write them; click wants the flag repeated.
-MULTI_VALUE_OPTIONS = ("--variant", "-m")
-COMMAND_MULTI_VALUE_OPTIONS = {"bench": ("--artifact", "-a", "--runtime", "--quantize", "-q")}
+# Commands fill their config dataclass from their flags (cli_options.config_from_flags):
+# a flag fills the field of its own name, or the one named here.
+EXPORT_FIELDS = {"set_": "overrides"}
+BENCH_FIELDS = {"variant": "variants", "artifact": "artifacts", "runtime": "runtimes"}
+TRAIN_FIELDS = {"dropout": "overrides"}
+# Config fields no flag sets, and why (tests/test_cli.py keeps flags and fields in step).
+NOT_FLAGS = {"TrainConfig.amp": "mixed precision: always on a GPU, never on a CPU"}
 
 _state = {"verbose": False}
 
@@ -62,7 +66,7 @@ VariantOpt = Annotated[
 ]  # fmt: skip
 
 
-@app.command()
+@app.command(cls=multi_value("variant"))
 def profile(
     variant: VariantOpt = None,
     all_: Annotated[bool, typer.Option("--all", help="Every registered model.")] = False,
@@ -111,12 +115,13 @@ def profile(
     _print_profile(rows)
 
 
-@app.command("export")
+@app.command("export", cls=multi_value("variant", "calibration"))
 def export_cmd(
     variant: VariantOpt = None,
     target: Annotated[
         str | None, typer.Option("--target", "-t", help="executorch (.pte) or coreml (.mlpackage).")
     ] = None,
+    backend: Annotated[str | None, typer.Option(help="executorch: xnnpack (default)")] = None,
     quantize: Annotated[
         str | None,
         typer.Option(
@@ -179,26 +184,21 @@ def export_cmd(
         from mobilevid.export.recipes import load_recipe
 
         base = load_recipe(recipe)
-    given = dict(
-        target=target, quantize=quantize, checkpoint=checkpoint, calibration=calibration,
-        calibration_clips=calibration_clips, output=output, ios_target=ios_target,
-        num_classes=num_classes, labels=labels, frames=frames, size=size, seed=seed,
-    )  # fmt: skip
-    merged = {**base, **{k: v for k, v in given.items() if v is not None}}
-    if set_:
-        merged["overrides"] = {**merged.get("overrides", {}), **_parse_set(set_)}
-    if force:
-        merged["force"] = True
-    variants = variant or [base.get("variant", "vmf-560m")]
-    if len(variants) > 1 and merged.get("output") and Path(merged["output"]).suffix:
+    worked_out = {}
+    if set_:  # over the recipe's model options, not instead of them
+        worked_out["overrides"] = {**(base.get("overrides") or {}), **_parse_set(set_)}
+    variants = variant or [base.get("variant", ExportConfig.variant)]
+    cfgs = [
+        config_from_flags(ExportConfig, EXPORT_FIELDS, base, variant=v, **worked_out)
+        for v in variants
+    ]
+    if len(cfgs) > 1 and cfgs[0].output and Path(cfgs[0].output).suffix:
         raise MobilevidError("--output must be a folder when exporting several variants")
-    cfgs = [ExportConfig(**{**merged, "variant": v}) for v in variants]
-    for cfg in cfgs:
-        plan(cfg)  # validate every request before the first heavy export
+    plans = [plan(cfg) for cfg in cfgs]  # validate every request before the first heavy export
     results = []
-    for cfg in cfgs:
+    for p in plans:
         with Steps(enabled=not as_json) as steps:
-            results.append(export(cfg, steps))
+            results.append(export(p, steps))
     if as_json:
         _print_json([_export_summary(r) for r in results])
         return
@@ -288,7 +288,7 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=multi_value("variant", "artifact", "runtime", "quantize"))
 def bench(
     device: Annotated[
         str,
@@ -367,11 +367,9 @@ def bench(
 
     to_stdout = json_path is not None and str(json_path) == "-"
     dev = find_device(device)
-    cfg = BenchConfig(
-        device=dev.name, variants=list(variant or ([] if artifact else ["vmf-560m"])),
-        artifacts=list(artifact or []), runtimes=runtime, quantize=quantize, threads=threads,
-        warmup=warmup, runs=runs, frames=frames, size=size, artifacts_dir=artifacts_dir,
-        reexport=reexport, serial=serial, runner=runner, cooldown=cooldown, rest=rest,
+    cfg = config_from_flags(
+        BenchConfig, BENCH_FIELDS,
+        device=dev.name, variants=variant or ([] if artifact else ["vmf-560m"]),
     )  # fmt: skip
     with Steps(enabled=True) as steps:
         run = run_bench(cfg, steps)
@@ -460,12 +458,10 @@ def train_cmd(
     from mobilevid.train import train as run_train
     from mobilevid.train.progress import TrainUI
 
-    cfg = TrainConfig(
-        variant=resolve_name(variant), train=train, val=None if val in (None, "none") else val,
-        out=out, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-        warmup=warmup, label_smoothing=label_smoothing, frames=frames, size=size,
-        workers=workers, save_every=save_every, resume=resume, init=init, qat=qat, flip=flip,
-        seed=seed, max_steps=max_steps, overrides={} if dropout is None else {"dropout": dropout},
+    cfg = config_from_flags(
+        TrainConfig, TRAIN_FIELDS,
+        variant=resolve_name(variant), val=None if val in (None, "none") else val,
+        overrides={} if dropout is None else {"dropout": dropout},
     )  # fmt: skip
     cfg.check()
     import os
@@ -721,32 +717,13 @@ def _error(msg: str) -> None:
     print(f"error: {msg}", file=err())
 
 
-def _expand_multi(argv: list[str]) -> list[str]:
-    """`--variant a b c` -> `--variant a --variant b --variant c`."""
-    command = next((t for t in argv if not t.startswith("-")), None)
-    multi = MULTI_VALUE_OPTIONS + COMMAND_MULTI_VALUE_OPTIONS.get(command or "", ())
-    out: list[str] = []
-    flag = None
-    for tok in argv:
-        if tok in multi:
-            flag = tok
-            out.append(tok)
-            continue
-        if flag and not tok.startswith("-") and out[-1] != flag:
-            out.append(flag)
-        elif tok.startswith("-"):
-            flag = None
-        out.append(tok)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
     # typer >= 0.24 vendors click; its exceptions live here (typer is pinned).
     from typer._click import exceptions as click_exc
 
     from mobilevid.ui import quiet
 
-    args = _expand_multi(list(sys.argv[1:] if argv is None else argv))
+    args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args or "-v" in args
     with quiet(enabled=not verbose):
         try:

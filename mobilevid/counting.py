@@ -37,14 +37,10 @@ def count_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> Counts:
-    """Count one forward pass on a zero clip of ``input_shape`` (default: the
-    model's own input spec, batch 1). The model's train/eval mode is restored."""
-    if input_shape is None:
-        spec = getattr(model, "input_spec", None)
-        if spec is None:
-            raise ValueError("input_shape is required for a model without input_spec")
-        input_shape = spec.shape(1)
+def count(model: nn.Module, input_shape: tuple[int, ...]) -> Counts:
+    """Count one forward pass on a zero clip of ``input_shape`` (a registered
+    model's is ``model_info(name).input.shape(1)``). The model's train/eval
+    mode is restored."""
     was_training = model.training
     model.eval()
     try:

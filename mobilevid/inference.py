@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from mobilevid.errors import MobilevidError
-from mobilevid.models import InputSpec
+from mobilevid.spec import InputSpec
 
 __all__ = ["DEFAULT", "Predictor", "load_predictor"]
 
@@ -96,31 +96,13 @@ def _pte(path: Path) -> Predictor:
 
 
 def _eager(variant: str | None, checkpoint: Path | None) -> Predictor:
-    from mobilevid.checkpoint import load_checkpoint
-    from mobilevid.data.labels import load_labels
-    from mobilevid.export import build_model
-    from mobilevid.models import model_info
+    from mobilevid.export.source import build, resolve_source
 
-    ckpt = load_checkpoint(checkpoint) if checkpoint else None
-    meta = ckpt.meta if ckpt else {}
-    name = variant or meta.get("variant")
-    if name is None:
-        raise MobilevidError(f"{checkpoint} does not say which model it is: add --variant")
-    info = model_info(str(name))
-    if meta.get("variant") and model_info(str(meta["variant"])).name != info.name:
-        raise MobilevidError(f"{checkpoint} is a {meta['variant']} checkpoint, not {info.name}")
-    num_classes = int(meta.get("num_classes") or 400)
-    labels = list(meta.get("labels") or load_labels(None, num_classes))
-    spec = replace(
-        info.input, frames=int(meta.get("frames") or info.input.frames),
-        size=int(meta.get("size") or info.input.size),
-    )  # fmt: skip
-    model = build_model(
-        info.name, num_classes, dict(meta.get("overrides") or {}), ckpt, 0,
-        (1, 3, spec.frames, spec.size, spec.size),
-    )  # fmt: skip
-    warning = None if ckpt else f"{info.name} with random weights: the labels mean nothing"
-    desc = f"{info.name}" + (f" ({Path(checkpoint).name})" if checkpoint else " (random)")
+    source = resolve_source(variant, checkpoint)
+    model = build(source)
+    name = source.name
+    warning = None if checkpoint else f"{name} with random weights: the labels mean nothing"
+    desc = f"{name}" + (f" ({Path(checkpoint).name})" if checkpoint else " (random)")
     if str(checkpoint).startswith("builtin:"):
-        desc = f"{info.name} ({checkpoint})"
-    return Predictor(desc, spec, labels, model, warning=warning)
+        desc = f"{name} ({checkpoint})"
+    return Predictor(desc, source.spec, source.labels, model.module, warning=warning)

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -32,6 +31,7 @@ from mobilevid.bench.config import BenchConfig
 from mobilevid.bench.machine import default_threads, gemm_peak_gflops, host_info, versions
 from mobilevid.bench.results import BenchRun, Result
 from mobilevid.errors import MobilevidError
+from mobilevid.export.source import ModelSource
 from mobilevid.ui import Steps
 
 __all__ = [
@@ -60,32 +60,23 @@ class Subject:
     """One network at one input shape with one set of weights; every runtime
     benched for it runs exactly these weights on exactly this shape."""
 
-    model: str
-    shape: tuple[int, int, int, int, int]
-    meta: dict[str, Any]  # sidecar-like: model, overrides, num_classes, weights
+    source: ModelSource
     pte: list[tuple[str, Path]] = field(default_factory=list)  # (quantize, file) given
     mlpackage: list[tuple[str, Path]] = field(default_factory=list)
 
     @property
-    def default_weights(self) -> bool:
-        w = self.meta.get("weights", {})
-        return (
-            w.get("init") == "deterministic"
-            and w.get("seed") == 0
-            and not self.meta.get("overrides")
-            and self.meta.get("num_classes") == 400
-        )
+    def model(self) -> str:
+        return self.source.name
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        return self.source.input_shape
 
     def key(self) -> str:
         """Identity of (network, weights, shape) for cached derived files."""
+        s = self.source
         blob = json.dumps(
-            [
-                self.model,
-                self.meta.get("overrides"),
-                self.meta.get("num_classes"),
-                self.meta.get("weights"),
-                list(self.shape),
-            ],
+            [s.name, s.overrides, s.num_classes, s.weights, list(self.shape)],
             sort_keys=True,
             default=str,
         )
@@ -113,8 +104,8 @@ def default_frames(name: str) -> int:
 def subjects(cfg: BenchConfig) -> list[Subject]:
     """Resolve ``--variant`` names and ``--artifact`` files into subjects, with
     every user error raised before any heavy work."""
-    from mobilevid.export import check_shape
     from mobilevid.export.artifact import read_sidecar
+    from mobilevid.export.source import resolve_source, source_from_sidecar
     from mobilevid.models import model_info
 
     out: list[Subject] = []
@@ -122,17 +113,8 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
         info = model_info(v)
         if any(s.model == info.name and not s.pte for s in out):
             continue
-        side = cfg.size or info.input.size
-        shape = (1, 3, cfg.frames or default_frames(info.name), side, side)
-        check_shape(info.name, shape, 400, {})
-        meta = {
-            "model": info.name,
-            "overrides": {},
-            "num_classes": 400,
-            "weights": {"init": "deterministic", "seed": 0},
-            "input": {"shape": list(shape)},  # as in a sidecar (reference_model reads it)
-        }
-        out.append(Subject(info.name, shape, meta))
+        frames = cfg.frames or default_frames(info.name)
+        out.append(Subject(resolve_source(info.name, frames=frames, size=cfg.size)))
     for a in cfg.artifacts:
         a = Path(a)
         if not a.exists():
@@ -140,8 +122,7 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
         if a.suffix not in (".pte", ".mlpackage"):
             raise MobilevidError(f"{a}: --artifact takes a .pte or an .mlpackage")
         meta = read_sidecar(a)
-        shape = tuple(meta["input"]["shape"])
-        probe = Subject(meta["model"], shape, meta)
+        probe = Subject(source_from_sidecar(meta))
         s = next((s for s in out if s.key() == probe.key()), None)
         if s is None:
             out.append(probe)
@@ -185,12 +166,12 @@ def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps:
     """An existing artifact of exactly this subject (``make run`` / ``make
     check-full`` leave them in artifacts/), else a fresh export into
     ``artifacts/bench/``."""
-    from mobilevid.export import TARGETS, ExportConfig, artifact_name, export
+    from mobilevid.export import ExportConfig, export, find_backend
     from mobilevid.export.artifact import read_sidecar
 
-    name = artifact_name(s.model, TARGETS[target], quant)
+    name = find_backend(target).artifact_name(s.model, quant)
     root = Path(cfg.artifacts_dir)
-    if not cfg.reexport and s.default_weights:
+    if not cfg.reexport and s.source.default_weights:
         for c in (root / name, root / "full" / name, root / "bench" / name):
             if not c.exists():
                 continue
@@ -205,7 +186,7 @@ def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps:
                 and tuple(m["input"]["shape"]) == s.shape
                 and not m.get("overrides")
                 and m.get("num_classes") == 400
-                and m.get("weights") == s.meta["weights"]
+                and m.get("weights") == s.source.weights
             ):
                 return c
     out = root / "bench" / name
@@ -242,13 +223,12 @@ def _jobs(
     steps: Steps,
 ) -> list[_Job]:
     from mobilevid.counting import count
-    from mobilevid.export.verify import reference_model
-    from mobilevid.models import model_info
+    from mobilevid.export.source import build
 
     jobs: list[_Job] = []
     for s in subs:
         with steps.step(f"building {s.model} at {'x'.join(map(str, s.shape[2:]))}"):
-            model = reference_model(s.meta, None)
+            model = build(s.source).module
             gmacs = count(model, s.shape).gmacs
 
         def result(runtime: str, quant: str, artifact: Path | None = None, s=s, g=gmacs) -> Result:
@@ -270,7 +250,7 @@ def _jobs(
                 jobs.append(_Job(r, lambda p=path: rt.onnxruntime(p, cfg.threads)))
             elif runtime in ("executorch", "executorch-cpp"):
                 wanted = s.pte or [(q, None) for q in quants if q != "fp16"]
-                if not cfg.quantize and model_info(s.model).family == "vit":
+                if not cfg.quantize and s.source.info.family == "vit":
                     # no int8 export for ViT yet: by default, bench what exists
                     wanted = [w for w in wanted if w[0] != "int8"]
                 for q, path in wanted:

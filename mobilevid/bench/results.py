@@ -82,16 +82,6 @@ class BenchRun:
             return None
         return r.stats.median / ref.stats.median
 
-    def find(self, model: str, runtime: str, quantize: str) -> Result | None:
-        return next(
-            (
-                x
-                for x in self.results
-                if (x.model, x.runtime, x.quantize) == (model, runtime, quantize)
-            ),
-            None,
-        )
-
     # -- JSON --------------------------------------------------------------
     def result_json(self, r: Result) -> dict[str, Any]:
         s = r.stats

@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from mobilevid.data.video import augment_frames, decode_clip, preprocess_frames
 from mobilevid.errors import MobilevidError
-from mobilevid.models import InputSpec
+from mobilevid.spec import InputSpec
 
 __all__ = [
     "Batch",

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from mobilevid.models._registry import KINETICS_MEAN, KINETICS_STD
+from mobilevid.spec import KINETICS_MEAN, KINETICS_STD
 
 __all__ = ["CLASSES", "SyntheticMotion", "motion_clip"]
 

@@ -256,5 +256,5 @@ def load_clip(
 
 
 def clip_tensor(path: str | Path, spec) -> torch.Tensor:
-    """(1, 3, T, S, S) clip for a model's :class:`~mobilevid.models.InputSpec`."""
+    """(1, 3, T, S, S) clip for a model's :class:`~mobilevid.spec.InputSpec`."""
     return load_clip(path, spec.frames, spec.size, spec.mean, spec.std, spec.frame_stride)[None]

@@ -52,9 +52,5 @@ def to_deployable(model: nn.Module) -> nn.Module:
         return model  # converting twice would be a no-op at best
     for src, dst in _CONVERTERS.items():
         if isinstance(model, src):
-            out = dst(model).eval()
-            for name in ("model_name", "input_spec", "paper"):
-                if hasattr(model, name):
-                    setattr(out, name, getattr(model, name))
-            return out
+            return dst(model).eval()
     raise MobilevidError(f"no deployable form for {type(model).__name__}")

@@ -29,7 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevid.deploy.ops import FramesConv, clip_to_frames, fold_bn_linear, temporal_mean
+from mobilevid.deploy.ops import (
+    FramesConv,
+    LinearLayerNorm,
+    clip_to_frames,
+    fold_bn_linear,
+    temporal_mean,
+)
 from mobilevid.models.mobile_former import (
     DynamicReLU,
     Former,
@@ -164,24 +170,6 @@ class FramesFormerToMobile(nn.Module):
         out = torch.bmm(v, attn)  # (B*h, c, L), channels-first
         out = out.reshape(batch, c, t, hh * ww).permute(0, 2, 1, 3).reshape(bt, c, hh, ww)
         return x + out
-
-
-class LinearLayerNorm(nn.Module):
-    """LayerNorm over the last dim from ops XNNPACK delegates: the means are
-    linears with a constant 1/d row, then sub, square, rsqrt, affine."""
-
-    def __init__(self, ln: nn.LayerNorm):
-        super().__init__()
-        (d,) = ln.normalized_shape
-        self.eps = ln.eps
-        self.register_buffer("avg", torch.full((1, d), 1.0 / d))
-        self.weight = nn.Parameter(ln.weight.detach().clone(), requires_grad=False)
-        self.bias = nn.Parameter(ln.bias.detach().clone(), requires_grad=False)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        zc = z - F.linear(z, self.avg)  # (B, M, d) - (B, M, 1)
-        var = F.linear(zc * zc, self.avg)
-        return zc * torch.rsqrt(var + self.eps) * self.weight + self.bias
 
 
 class FramesFormer(nn.Module):

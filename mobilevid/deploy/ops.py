@@ -26,6 +26,7 @@ from torch import nn
 
 __all__ = [
     "FramesConv",
+    "LinearLayerNorm",
     "clip_to_frames",
     "fold_bn",
     "fold_bn_linear",
@@ -165,3 +166,21 @@ def temporal_mean(x: torch.Tensor, batch: int) -> torch.Tensor:
     bt, c = x.shape
     x = x.reshape(batch, bt // batch, c, 1).permute(0, 2, 1, 3)  # (B, C, T, 1)
     return x.mean(dim=(2, 3), keepdim=True).reshape(batch, c)
+
+
+class LinearLayerNorm(nn.Module):
+    """LayerNorm over the last dim from ops XNNPACK delegates: the means are
+    linears with a constant 1/d row, then sub, square, rsqrt, affine."""
+
+    def __init__(self, ln: nn.LayerNorm):
+        super().__init__()
+        (d,) = ln.normalized_shape
+        self.eps = ln.eps
+        self.register_buffer("avg", torch.full((1, d), 1.0 / d))
+        self.weight = nn.Parameter(ln.weight.detach().clone(), requires_grad=False)
+        self.bias = nn.Parameter(ln.bias.detach().clone(), requires_grad=False)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        zc = z - F.linear(z, self.avg)  # (B, M, d) - (B, M, 1)
+        var = F.linear(zc * zc, self.avg)
+        return zc * torch.rsqrt(var + self.eps) * self.weight + self.bias

@@ -32,8 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mobilevid.deploy.mobile_former import LinearLayerNorm
-from mobilevid.deploy.ops import temporal_mean
+from mobilevid.deploy.ops import LinearLayerNorm, temporal_mean
 from mobilevid.errors import MobilevidError
 from mobilevid.models.vit import (
     Attention,
@@ -42,6 +41,10 @@ from mobilevid.models.vit import (
     TSNetBlock,
     TSNetVisionTransformer,
     VisionTransformer,
+    position_table,
+    sta_prune_blocks,
+    sta_schedule,
+    token_grid,
 )
 
 __all__ = ["DeployViT"]
@@ -243,8 +246,8 @@ class DeployViT(nn.Module):
         else:
             self.register_buffer("pos_embed", model.pos_embed.clone(), persistent=False)
         sta = isinstance(model, STAVisionTransformer) and cfg.r > 0
-        # the blocks STA prunes after (its schedule): they also hand out the mean keys
-        self.prune_at = {0, cfg.depth // 3, 2 * cfg.depth // 3} if sta else set()
+        # the blocks STA prunes after: they also hand out the mean keys
+        self.prune_at = set(sta_prune_blocks(cfg.depth)) if sta else set()
         self.blocks = nn.ModuleList(
             DeployTSNetBlock(b) if isinstance(b, TSNetBlock) else DeployBlock(b, i in self.prune_at)
             for i, b in enumerate(model.blocks)
@@ -253,17 +256,11 @@ class DeployViT(nn.Module):
         self.fc_norm = LinearLayerNorm(model.fc_norm)
         self.head = copy.deepcopy(model.head).requires_grad_(False)
 
-    # the source model's checks and tables, which read only cfg and pos_embed
-    _grid = VisionTransformer._grid
-    grid = VisionTransformer.grid
-    pos_table = VisionTransformer.pos_table
-    schedule = STAVisionTransformer.schedule
-
     def forward(self, x: Tensor) -> Tensor:
-        grid = self.grid(x)
-        plan = self.schedule(grid[0], math.prod(grid)) if self.select else {}
+        grid = token_grid(self.cfg, x.shape)
+        plan = sta_schedule(self.cfg, grid[0], math.prod(grid)) if self.select else {}
         x = self.patch_embed(x)
-        x = x + self.pos_table(x.shape[1]).to(x)
+        x = x + position_table(self.cfg, self.pos_embed, x.shape[1]).to(x)
         for i, blk in enumerate(self.blocks):
             if i not in plan:
                 x = blk(x)

@@ -8,15 +8,17 @@ import json
 import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mobilevid import __version__
-from mobilevid.checkpoint import atomic_write, file_sha256
+from mobilevid.checkpoint import atomic_write
 from mobilevid.errors import MobilevidError
 
-__all__ = ["FORMAT", "describe", "read_sidecar", "sidecar_path", "write_sidecar"]
+if TYPE_CHECKING:
+    from mobilevid.export.backends import Plan
+    from mobilevid.export.source import BuiltModel
+
+__all__ = ["FORMAT", "describe", "file_size", "read_sidecar", "sidecar_path", "write_sidecar"]
 
 FORMAT = "mobilevid-artifact/1"
 INPUT_NAME, OUTPUT_NAME = "video", "logits"
@@ -29,36 +31,28 @@ def _version(pkg: str) -> str | None:
         return None
 
 
-def describe(plan, model: nn.Module) -> dict[str, Any]:
+def describe(plan: Plan, model: BuiltModel) -> dict[str, Any]:
+    """The sidecar of the artifact ``plan`` makes from ``model``."""
     from mobilevid.counting import count
 
-    spec = model.input_spec
+    src = plan.source
+    spec = src.spec
     b, c, t, h, w = plan.input_shape
-    qat = getattr(model, "qat", None)
-    if qat:  # count the network, not the fake-quant graph around it
-        from mobilevid.models import create_model
-
-        model = create_model(plan.name, num_classes=plan.num_classes, **plan.overrides)
-    counts = count(model, plan.input_shape)
-    ckpt = plan.checkpoint
-    weights = (
-        {"checkpoint": str(ckpt.path), "sha256": file_sha256(ckpt.path)}
-        if ckpt is not None
-        else {"init": "deterministic", "seed": plan.cfg.seed}
-    )
-    return {
+    net = model.float_network()  # count the network, not the fake-quant graph around it
+    counts = count(net, plan.input_shape)
+    meta = {
         "format": FORMAT,
         "mobilevid_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "model": plan.name,
-        "family": type(model).__name__,
-        "overrides": plan.overrides,
-        "num_classes": plan.num_classes,
-        "target": plan.target.name,
-        "backend": plan.target.backend,
+        "model": src.name,
+        "family": type(net).__name__,
+        "overrides": src.overrides,
+        "num_classes": src.num_classes,
+        "target": plan.backend.target,
+        "backend": plan.backend.name,
         "quantize": plan.quantize,
-        "qat": qat,
-        "ios_target": plan.cfg.ios_target if plan.target.name == "coreml" else None,
+        "qat": src.qat,
+        "ios_target": None,
         "input": {
             "name": INPUT_NAME,
             "shape": [b, c, t, h, w],
@@ -79,15 +73,24 @@ def describe(plan, model: nn.Module) -> dict[str, Any]:
             "mean": list(spec.mean),
             "std": list(spec.std),
         },
-        "output": {"name": OUTPUT_NAME, "shape": [b, plan.num_classes], "dtype": "float32"},
-        "labels": plan.labels,
-        "weights": weights,
+        "output": {"name": OUTPUT_NAME, "shape": [b, src.num_classes], "dtype": "float32"},
+        "labels": src.labels,
+        "weights": src.weights,
         "params": counts.params,
         "gmacs": round(counts.gmacs, 4),
         "versions": {
             p: _version(p) for p in ("torch", "executorch", "coremltools", "torchao", "numpy")
         },
     }
+    meta.update(plan.backend.metadata(plan))
+    return meta
+
+
+def file_size(path: Path) -> int:
+    """Bytes of a file, or of every file in a package directory (.mlpackage)."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size
 
 
 def sidecar_path(artifact: Path) -> Path:

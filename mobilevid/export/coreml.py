@@ -27,57 +27,79 @@ import numpy as np
 import torch
 
 from mobilevid.checkpoint import atomic_write
+from mobilevid.errors import MobilevidError
+from mobilevid.export.backends import Backend, BackendOutput, Plan, register_backend
+from mobilevid.export.source import BuiltModel
 from mobilevid.ui import Steps
 
-__all__ = ["METADATA_KEYS", "export_coreml"]
+__all__ = ["IOS_TARGETS", "METADATA_KEYS", "CoreMLBackend"]
 
 # user_defined_metadata keys (all strings), mirrored by the iOS demo
 METADATA_KEYS = ("mobilevid.model", "mobilevid.input", "mobilevid.labels", "mobilevid.meta")
 
 
-def export_coreml(model: torch.nn.Module, plan, meta: dict[str, Any], steps: Steps) -> list[str]:
-    import coremltools as ct
+IOS_TARGETS = ("iOS17", "iOS18")
 
-    example = torch.randn(plan.input_shape)
-    qat = getattr(model, "qat", None) == "coreml"
-    if qat:
-        from mobilevid.train.qat import coreml_finalize
 
-        with steps.step("finalizing the QAT model (int8 weights + scales)"):
-            model = coreml_finalize(model)
-    if qat:  # quantize/dequantize ops: torch.export has no fake tensors for them
-        with steps.step("torch.jit.trace (the QAT model's int8 weights)"), torch.no_grad():
-            ep = torch.jit.trace(model, example)
-    else:
-        with steps.step("torch.export (3D model, default decompositions)"):
-            ep = torch.export.export(model, (example,)).run_decompositions({})
-    precision = ct.precision.FLOAT32 if plan.quantize == "fp32" else ct.precision.FLOAT16
-    with steps.step(f"converting to Core ML ({plan.cfg.ios_target}, mlprogram)"):
-        mlmodel = ct.convert(
-            ep,
-            inputs=[ct.TensorType(name="video", shape=example.shape, dtype=np.float32)],
-            outputs=[ct.TensorType(name="logits", dtype=np.float32)],
-            convert_to="mlprogram",
-            minimum_deployment_target=getattr(ct.target, plan.cfg.ios_target),
-            compute_precision=precision,
-        )
-    if plan.quantize in ("int8", "int4") and not qat:
-        from coremltools.optimize.coreml import (
-            OpLinearQuantizerConfig,
-            OptimizationConfig,
-            linear_quantize_weights,
-        )
+@register_backend
+class CoreMLBackend(Backend):
+    """An ML program for iOS 17+: the 3D model as it is (Core ML runs Conv3d)."""
 
-        with steps.step(f"quantizing weights to {plan.quantize} (per-channel, symmetric)"):
-            op = OpLinearQuantizerConfig(
-                mode="linear_symmetric", dtype=plan.quantize, granularity="per_channel",
-                weight_threshold=0,
-            )  # fmt: skip
-            mlmodel = linear_quantize_weights(mlmodel, OptimizationConfig(global_config=op))
-    _describe(mlmodel, meta)
-    with steps.step(f"saving {plan.output}"):
-        atomic_write(Path(plan.output), lambda tmp: mlmodel.save(str(tmp)))
-    return []
+    target = "coreml"
+    name = "coreml"
+    ext = ".mlpackage"
+    precisions = ("fp16", "fp32", "int8", "int4")
+    qat = "coreml"
+    summary = "Core ML .mlpackage for iPhones (ML program)"
+
+    def check(self, plan: Plan) -> None:
+        ios = plan.cfg.ios_target
+        if ios not in IOS_TARGETS:
+            raise MobilevidError(f"--ios-target must be one of {', '.join(IOS_TARGETS)}")
+        if plan.quantize == "int4" and ios < "iOS18":
+            raise MobilevidError(
+                "Core ML int4 weights (per-block) need iOS 18: add --ios-target iOS18"
+            )
+
+    def metadata(self, plan: Plan) -> dict[str, Any]:
+        return {"ios_target": plan.cfg.ios_target}
+
+    def export(
+        self, model: BuiltModel, plan: Plan, meta: dict[str, Any], steps: Steps
+    ) -> BackendOutput:
+        import coremltools as ct
+
+        from mobilevid.quantize.coreml import quantize_weights
+
+        example = torch.randn(plan.input_shape)
+        net = model.module
+        if model.qat is not None:
+            with steps.step("finalizing the QAT model (int8 weights + scales)"):
+                net = model.qat.convert()
+            # quantize/dequantize ops: torch.export has no fake tensors for them
+            with steps.step("torch.jit.trace (the QAT model's int8 weights)"), torch.no_grad():
+                ep = torch.jit.trace(net, example)
+        else:
+            with steps.step("torch.export (3D model, default decompositions)"):
+                ep = torch.export.export(net, (example,)).run_decompositions({})
+        precision = ct.precision.FLOAT32 if plan.quantize == "fp32" else ct.precision.FLOAT16
+        ios = plan.cfg.ios_target
+        with steps.step(f"converting to Core ML ({ios}, mlprogram)"):
+            mlmodel = ct.convert(
+                ep,
+                inputs=[ct.TensorType(name="video", shape=example.shape, dtype=np.float32)],
+                outputs=[ct.TensorType(name="logits", dtype=np.float32)],
+                convert_to="mlprogram",
+                minimum_deployment_target=getattr(ct.target, ios),
+                compute_precision=precision,
+            )
+        if plan.quantize in ("int8", "int4") and model.qat is None:
+            with steps.step(f"quantizing weights to {plan.quantize} (per-channel, symmetric)"):
+                mlmodel = quantize_weights(mlmodel, plan.quantize)
+        _describe(mlmodel, meta)
+        with steps.step(f"saving {plan.output}"):
+            atomic_write(Path(plan.output), lambda tmp: mlmodel.save(str(tmp)))
+        return BackendOutput()
 
 
 def _describe(mlmodel, meta: dict[str, Any]) -> None:

@@ -20,9 +20,11 @@ import torch
 from mobilevid.checkpoint import atomic_write
 from mobilevid.data.datasets import VIDEO_EXTS
 from mobilevid.errors import MobilevidError
+from mobilevid.export.backends import Backend, BackendOutput, Plan, register_backend
+from mobilevid.export.source import BuiltModel
 from mobilevid.ui import Steps
 
-__all__ = ["calibration_clips", "delegation_summary", "export_executorch", "lower"]
+__all__ = ["XnnpackBackend", "calibration_clips", "delegation_summary", "lower"]
 
 
 def _videos(paths: list[Path]) -> list[Path]:
@@ -36,15 +38,14 @@ def _videos(paths: list[Path]) -> list[Path]:
 
 
 def calibration_clips(
-    plan, steps: Steps, videos: list[Path] | None = None, limit: int | None = None
+    plan: Plan, steps: Steps, videos: list[Path] | None = None, limit: int | None = None
 ) -> list[torch.Tensor]:
     """Real clips at the artifact's input shape: the user's videos, or the
     mirrored sample clips (``mobilevid verify`` uses the unmirrored ones)."""
     from mobilevid.data.samples import real_clips
     from mobilevid.data.video import load_clip
-    from mobilevid.models import model_info
 
-    spec = model_info(plan.name).input
+    spec = plan.source.spec
     _, _, t, s, _ = plan.input_shape
     limit = limit or plan.cfg.calibration_clips
     if not videos:
@@ -63,72 +64,6 @@ def calibration_clips(
     if not clips:
         raise MobilevidError("no usable calibration videos (see the skipped files above)")
     return clips
-
-
-def _is_zero_pad(n: torch.fx.Node) -> bool:
-    if n.op != "call_function":
-        return False
-    if n.target == torch.ops.aten.constant_pad_nd.default:
-        return len(n.args) < 3 or n.args[2] == 0
-    if n.target == torch.ops.aten.pad.default:
-        mode = n.args[2] if len(n.args) > 2 else n.kwargs.get("mode", "constant")
-        value = n.args[3] if len(n.args) > 3 else n.kwargs.get("value")
-        return mode == "constant" and not value
-    return False
-
-
-def _annotate_zero_pads(gm: torch.fx.GraphModule, act_qspec) -> None:
-    """Quantize every zero pad (the temporal pads of FramesConv) as an int8 copy
-    whose output shares its input's qparams (zero is exact in any affine int8
-    scheme); an fp32 input (DY-ReLU's maximum) is quantized once, before the pad.
-
-    Left unannotated, a pad of an int8 activation stays fp32 between a dequantize
-    and a quantize, XNNPACK's InsertPadQDQPass gives it an int8 output beside its
-    fp32 input, and the runtime rejects the program at load ("Failed to create
-    StaticConstantPad"); and every temporal tap sliced from the pad would get its
-    own scale and its own fp32 slice and requantization."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import (
-        _has_annotated_qparam_source,
-    )
-    from torchao.quantization.pt2e.quantizer import (
-        QuantizationAnnotation,
-        SharedQuantizationSpec,
-    )
-
-    for n in gm.graph.nodes:
-        src = n.args[0] if _is_zero_pad(n) else None
-        if not isinstance(src, torch.fx.Node) or "quantization_annotation" in n.meta:
-            continue
-        if _has_annotated_qparam_source(src):
-            shared = SharedQuantizationSpec(src)
-            inputs = {src: shared}
-        else:
-            shared = SharedQuantizationSpec((src, n))
-            inputs = {src: act_qspec}
-        n.meta["quantization_annotation"] = QuantizationAnnotation(
-            input_qspec_map=inputs, output_qspec=shared, _annotated=True
-        )
-
-
-def _pad_sharing_quantizer():
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import XNNPACKQuantizer
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer_utils import (
-        get_input_act_qspec,
-        propagate_annotation,
-    )
-
-    class PadSharingQuantizer(XNNPACKQuantizer):
-        """The XNNPACK quantizer, plus zero pads that share their input's qparams
-        (annotated before the view/slice propagation, so the temporal taps sliced
-        from a pad share them too and run as int8 copies)."""
-
-        def annotate(self, model: torch.fx.GraphModule) -> torch.fx.GraphModule:
-            model = self._annotate_for_quantization_config(model)
-            _annotate_zero_pads(model, get_input_act_qspec(self.global_config))
-            propagate_annotation(model)
-            return model
-
-    return PadSharingQuantizer()
 
 
 def _partitioner():
@@ -160,49 +95,6 @@ def _partitioner():
     swap = {ConstantPadConfig: Int8ConstantPadConfig, MulConfig: MulReluConfig}
     configs = [swap.get(c, c) for c in ALL_PARTITIONER_CONFIGS]
     return XnnpackPartitioner(configs=configs)
-
-
-def prepare_int8(
-    deploy: torch.nn.Module, example: torch.Tensor, qat: bool = False
-) -> torch.fx.GraphModule:
-    """The deployable model exported with int8 observers (PTQ) or fake-quant
-    modules (QAT, ``mobilevid train --qat xnnpack``): one quantizer setup for
-    both, so a QAT checkpoint converts to exactly the graph PTQ would lower."""
-    from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        get_symmetric_quantization_config,
-    )
-    from torchao.quantization.pt2e.quantize_pt2e import prepare_pt2e, prepare_qat_pt2e
-
-    from mobilevid.deploy import KEEP_FP32
-
-    quantizer = _pad_sharing_quantizer()
-    quantizer.set_global(get_symmetric_quantization_config(is_per_channel=True, is_qat=qat))
-    keep = tuple(f"{c.__module__}.{c.__qualname__}" for c in KEEP_FP32)
-
-    # Attention activations stay fp32 (their linears are still int8): on a trained
-    # VMF-560M, quantizing them too took the worst per-clip cosine from 0.977 to
-    # 0.955, for a small share of the MACs (docs/export.md).
-    def quantize_node(n: torch.fx.Node) -> bool:
-        in_attention = any(k in str(n.meta.get("nn_module_stack", "")) for k in keep)
-        return not in_attention or n.target == torch.ops.aten.linear.default
-
-    quantizer.set_filter_function(quantize_node)
-    gm = torch.export.export(deploy, (example,)).module()
-    return prepare_qat_pt2e(gm, quantizer) if qat else prepare_pt2e(gm, quantizer)
-
-
-def quantize_int8(
-    deploy: torch.nn.Module, example: torch.Tensor, clips: list[torch.Tensor], steps: Steps
-) -> torch.nn.Module:
-    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
-
-    with steps.step("inserting observers (PT2E, XNNPACK quantizer, per-channel weights)"):
-        gm = prepare_int8(deploy, example)
-    with torch.no_grad():
-        for clip in steps.track(clips, f"calibrating on {len(clips)} real clips", len(clips)):
-            gm(clip)
-    with steps.step("converting to int8"):
-        return convert_pt2e(gm)
 
 
 def _quantize_input_first(gm: torch.fx.GraphModule):
@@ -338,30 +230,51 @@ def _check_loads(path: Path, name: str) -> None:
         ) from None
 
 
-def export_executorch(model: torch.nn.Module, plan, steps: Steps) -> tuple[dict, list[str]]:
-    from mobilevid.deploy import to_deployable
+@register_backend
+class XnnpackBackend(Backend):
+    """The .pte a phone's CPU runs: the frames-major deployable form lowered to
+    XNNPACK as one delegate; int8 by PT2E PTQ on real clips, or from a
+    ``train --qat xnnpack`` checkpoint."""
 
-    example = torch.randn(plan.input_shape)
-    if getattr(model, "qat", None) == "xnnpack":  # trained with fake quantization
-        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
+    target = "executorch"
+    name = "xnnpack"
+    ext = ".pte"
+    precisions = ("fp32", "int8")
+    qat = "xnnpack"
+    summary = "ExecuTorch .pte for phone CPUs (XNNPACK)"
 
-        with steps.step("converting the QAT graph to int8"):
-            deploy = convert_pt2e(model.net)
-    else:
-        with steps.step("converting to frames-major 2D form (BN folded)"):
-            deploy = to_deployable(model)
-    if plan.quantize == "int8" and not getattr(model, "qat", None):
-        clips = calibration_clips(plan, steps, plan.cfg.calibration)
-        deploy = quantize_int8(deploy, example, clips, steps)
-    program, summary = lower(deploy, example, steps, plan.name)
+    def check(self, plan: Plan) -> None:
+        if plan.quantize == "int8" and plan.source.info.family == "vit":
+            raise MobilevidError(
+                f"{plan.name}: int8 ExecuTorch export is not available for the ViT family "
+                "(no int8 recipe for its attention and token selection); use --quantize fp32"
+            )
 
-    def write(tmp: Path) -> None:
-        tmp.write_bytes(program.buffer)
-        _check_loads(tmp, plan.name)
+    def export(
+        self, model: BuiltModel, plan: Plan, meta: dict[str, Any], steps: Steps
+    ) -> BackendOutput:
+        from mobilevid.deploy import to_deployable
+        from mobilevid.quantize import xnnpack
 
-    with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
-        atomic_write(Path(plan.output), write)
-    notes = []
-    if summary["portable_nodes"]:
-        notes.append(f"{summary['portable_nodes']} op(s) on portable kernels")
-    return summary, notes
+        example = torch.randn(plan.input_shape)
+        if model.qat is not None:  # trained with fake quantization
+            with steps.step("converting the QAT graph to int8"):
+                deploy = model.qat.convert()
+        else:
+            with steps.step("converting to frames-major 2D form (BN folded)"):
+                deploy = to_deployable(model.module)
+            if plan.quantize == "int8":
+                clips = calibration_clips(plan, steps, plan.cfg.calibration)
+                deploy = xnnpack.ptq(deploy, example, clips, steps)
+        program, summary = lower(deploy, example, steps, plan.name)
+
+        def write(tmp: Path) -> None:
+            tmp.write_bytes(program.buffer)
+            _check_loads(tmp, plan.name)
+
+        with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
+            atomic_write(Path(plan.output), write)
+        notes = []
+        if summary["portable_nodes"]:
+            notes.append(f"{summary['portable_nodes']} op(s) on portable kernels")
+        return BackendOutput(summary, notes)

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mobilevid.errors import MobilevidError
-from mobilevid.export import ExportConfig
+from mobilevid.export.config import ExportConfig
 
 __all__ = ["find_recipe", "list_recipes", "load_recipe", "recipe_dirs"]
 

@@ -98,26 +98,10 @@ def compare(
 
 
 def reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.Module:
-    from mobilevid.checkpoint import file_sha256, load_checkpoint, resolve
-    from mobilevid.export import build_model
+    """The eager model an artifact was exported from, rebuilt from its sidecar."""
+    from mobilevid.export.source import build, source_from_sidecar
 
-    w = meta.get("weights", {})
-    ckpt = None
-    if "checkpoint" in w:
-        path = resolve(checkpoint) if checkpoint else Path(w["checkpoint"])
-        if not path.is_file():
-            raise MobilevidError(
-                f"the artifact was exported from {w['checkpoint']}; pass it with --checkpoint"
-            )
-        if file_sha256(path) != w.get("sha256"):
-            raise MobilevidError(f"{path} is not the checkpoint this artifact was exported from")
-        ckpt = load_checkpoint(path)
-    elif checkpoint:
-        raise MobilevidError("the artifact was exported without a checkpoint (seeded init)")
-    return build_model(
-        meta["model"], meta["num_classes"], meta.get("overrides") or {}, ckpt, w.get("seed", 0),
-        tuple(meta["input"]["shape"]),
-    )  # fmt: skip
+    return build(source_from_sidecar(meta, checkpoint)).module
 
 
 def _inputs(meta: dict[str, Any], n_random: int, real: bool, steps: Steps):

@@ -7,47 +7,29 @@ walk the zoo without importing anything but this module and the family files.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from torch import nn
 
 from mobilevid.errors import MobilevidError
+from mobilevid.spec import InputSpec
 
 __all__ = [
-    "InputSpec",
     "ModelInfo",
     "PaperFigures",
+    "check_overrides",
     "create_model",
     "list_models",
     "model_info",
     "register_model",
     "resolve_name",
 ]
-
-KINETICS_MEAN = (0.45, 0.45, 0.45)
-KINETICS_STD = (0.225, 0.225, 0.225)
-
-
-@dataclass(frozen=True)
-class InputSpec:
-    """What one clip looks like when it reaches the network.
-
-    Layout is always (B, 3, T, H, W), RGB in [0, 1] before normalisation; the
-    Kinetics mean/std of PySlowFast/X3D are the default because the paper trains
-    from scratch on Kinetics with that recipe.
-    """
-
-    frames: int = 64
-    size: int = 224
-    mean: tuple[float, float, float] = KINETICS_MEAN
-    std: tuple[float, float, float] = KINETICS_STD
-    layout: str = "BCTHW"
-    frame_stride: int | None = None  # None: one clip spread over the whole video
-
-    def shape(self, batch: int = 1) -> tuple[int, int, int, int, int]:
-        return (batch, 3, self.frames, self.size, self.size)
 
 
 @dataclass(frozen=True)
@@ -73,6 +55,7 @@ class ModelInfo:
     paper: PaperFigures | None = None
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=())
+    config: type | None = None  # the frozen dataclass whose fields are the builder's overrides
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -84,6 +67,7 @@ def register_model(
     family: str,
     input: InputSpec,
     paper: PaperFigures | None = None,
+    config: type | None = None,
     aliases: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -93,7 +77,7 @@ def register_model(
         name = fn.__name__.replace("_", "-")
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, family, fn, input, paper, aliases, tags)
+        _REGISTRY[name] = ModelInfo(name, family, fn, input, paper, aliases, tags, config)
         for alias in aliases:
             _ALIASES[alias] = name
         return fn
@@ -127,16 +111,77 @@ def model_info(name: str) -> ModelInfo:
     return _REGISTRY[resolve_name(name)]
 
 
-def create_model(name: str, num_classes: int = 400, **overrides) -> nn.Module:
-    """Build a registered model; overrides that are None are dropped so a CLI can
-    pass every option through without deciding which ones the user set."""
+def create_model(name: str, num_classes: int = 400, **overrides: Any) -> nn.Module:
+    """Build a registered model. Overrides that are None are dropped, so a CLI
+    can pass every option through without deciding which ones the user set;
+    the rest must be fields of the model's config with values of the field's
+    type (a user error otherwise, naming the valid fields). Anything else a
+    builder raises is a bug and keeps its traceback."""
     info = model_info(name)
-    kwargs = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        model = info.builder(num_classes=num_classes, **kwargs)
-    except (TypeError, ValueError) as e:  # an unknown override, or a value out of range
-        raise MobilevidError(f"{info.name}: {e}") from None
-    model.model_name = info.name
-    model.input_spec = info.input
-    model.paper = info.paper
-    return model
+    kwargs = check_overrides(info, {k: v for k, v in overrides.items() if v is not None})
+    return info.builder(num_classes=num_classes, **kwargs)
+
+
+def check_overrides(info: ModelInfo, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides, checked against ``info.config``'s fields and types (a list
+    for a tuple field, as YAML and ``--set`` write it, becomes a tuple)."""
+    if not overrides:
+        return {}
+    if info.config is None:
+        raise MobilevidError(f"{info.name} takes no model options, got {', '.join(overrides)}")
+    hints = typing.get_type_hints(info.config)
+    names = [f.name for f in dataclasses.fields(info.config)]
+    out = {}
+    for key, value in overrides.items():
+        if key not in hints:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise MobilevidError(
+                f"{info.name}: unknown option {key!r}.{hint} Valid: {', '.join(names)}"
+            )
+        ok, fitted = _fits(value, hints[key])
+        if not ok:
+            raise MobilevidError(
+                f"{info.name}: option {key} must be {_type_name(hints[key])}, got {value!r}"
+            )
+        out[key] = fitted
+    return out
+
+
+def _fits(value: Any, hint: Any) -> tuple[bool, Any]:
+    """(does ``value`` fit the annotation ``hint``, the value as the field takes it)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        for a in args:
+            ok, v = _fits(value, a)
+            if ok:
+                return True, v
+        return False, value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            return False, value
+        item = args[0] if args else Any
+        fitted = [_fits(v, item) for v in value]
+        return all(ok for ok, _ in fitted), tuple(v for _, v in fitted)
+    if hint is Any:
+        return True, value
+    if hint is type(None):
+        return value is None, value
+    if hint is float:  # an int is a float here; a bool is neither
+        return isinstance(value, int | float) and not isinstance(value, bool), value
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool), value
+    return isinstance(value, hint), value
+
+
+def _type_name(hint: Any) -> str:
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        plural = {int: "integers", float: "numbers", str: "strings"}
+        item = typing.get_args(hint)[0]
+        return "a list of " + plural.get(item, getattr(item, "__name__", str(item)))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(hint))
+    return {int: "an integer", float: "a number", bool: "true or false", str: "a string"}.get(
+        hint, getattr(hint, "__name__", str(hint))
+    )

@@ -25,7 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevid.models._registry import InputSpec, PaperFigures, register_model
+from mobilevid.errors import MobilevidError
+from mobilevid.models._registry import PaperFigures, register_model
+from mobilevid.spec import InputSpec
 
 __all__ = [
     "DynamicReLU",
@@ -320,25 +322,29 @@ class VMFConfig:
 
     def validate(self) -> None:
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+            raise MobilevidError(
+                f"activation must be one of {ACTIVATIONS}, got {self.activation!r}"
+            )
         if self.dw_conv not in DW_CONVS:
-            raise ValueError(f"dw_conv must be one of {DW_CONVS}, got {self.dw_conv!r}")
+            raise MobilevidError(f"dw_conv must be one of {DW_CONVS}, got {self.dw_conv!r}")
         if self.temporal_downsample not in TEMPORAL_DOWNSAMPLE:
-            raise ValueError(
+            raise MobilevidError(
                 f"temporal_downsample must be one of {TEMPORAL_DOWNSAMPLE}, "
                 f"got {self.temporal_downsample!r}"
             )
         s = self.stem_temporal_stride
         if s < 1 or s & (s - 1):
-            raise ValueError(f"stem_temporal_stride must be a power of two, got {s}")
+            raise MobilevidError(f"stem_temporal_stride must be a power of two, got {s}")
         if self.temporal_downsample == "stages" and s > 2 ** len(self.blocks):
-            raise ValueError(f"cannot spread temporal stride {s} over {len(self.blocks)} stages")
+            raise MobilevidError(
+                f"cannot spread temporal stride {s} over {len(self.blocks)} stages"
+            )
         if self.num_tokens < 1 and self.former:
-            raise ValueError("num_tokens must be >= 1")
+            raise MobilevidError("num_tokens must be >= 1")
         if not self.former and self.activation != "relu":
-            raise ValueError("Mobile3D (former=False) has no tokens: use activation='relu'")
+            raise MobilevidError("Mobile3D (former=False) has no tokens: use activation='relu'")
         if len(self.stage_widths) != len(self.blocks):
-            raise ValueError("stage_widths and blocks must have the same length")
+            raise MobilevidError("stage_widths and blocks must have the same length")
 
 
 class VideoMobileFormer(nn.Module):
@@ -398,7 +404,7 @@ class VideoMobileFormer(nn.Module):
         if not torch.fx._symbolic_trace.is_fx_symbolic_tracing() and (
             x.dim() != 5 or x.shape[1] != 3
         ):
-            raise ValueError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
+            raise MobilevidError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
         x = self.stem(x)
         z = self.tokens.expand(x.shape[0], -1, -1) if self.cfg.former else None
         for blk in self.blocks:
@@ -432,7 +438,7 @@ def _mobile3d(cfg: VMFConfig) -> VMFConfig:
 
 # ------------------------------------------------------------------- public builders
 @register_model(
-    family="vmf", input=_IN172, aliases=("560m",),
+    family="vmf", input=_IN172, config=VMFConfig, aliases=("560m",),
     paper=PaperFigures(_SRC + ", Table 1/3", params_m=4.7, gmacs=0.56, top1=62.6),
 )  # fmt: skip
 def vmf_560m(num_classes: int = 400, **overrides) -> VideoMobileFormer:
@@ -440,7 +446,7 @@ def vmf_560m(num_classes: int = 400, **overrides) -> VideoMobileFormer:
 
 
 @register_model(
-    family="vmf", input=_IN224, aliases=("1g",),
+    family="vmf", input=_IN224, config=VMFConfig, aliases=("1g",),
     paper=PaperFigures(_SRC + ", Table 1/3", params_m=4.7, gmacs=1.43, top1=67.4, top5=87.4),
 )  # fmt: skip
 def vmf_1g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
@@ -448,7 +454,7 @@ def vmf_1g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
 
 
 @register_model(
-    family="vmf", input=_IN224, aliases=("2g",),
+    family="vmf", input=_IN224, config=VMFConfig, aliases=("2g",),
     paper=PaperFigures(_SRC + ", Table 1/3", params_m=6.9, gmacs=2.61, top1=71.1, top5=89.3),
 )  # fmt: skip
 def vmf_2g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
@@ -456,7 +462,7 @@ def vmf_2g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
 
 
 @register_model(
-    family="vmf", input=_IN224, aliases=("5g",),
+    family="vmf", input=_IN224, config=VMFConfig, aliases=("5g",),
     paper=PaperFigures(_SRC + ", Table 1/3", params_m=13.8, gmacs=5.61, top1=72.9, top5=90.0),
 )  # fmt: skip
 def vmf_5g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
@@ -466,51 +472,54 @@ def vmf_5g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
 # Table 2: Mobile3D = VMF without Former and bridges. The paper does not give the
 # wider/deeper layouts; widths (base_dim) and stage-3 depth were chosen to land on
 # the table's GFLOPs (docs/models.md).
+_M3D = dict(family="mobile3d", input=_IN224, config=VMFConfig)
+
+
 def _m3d_paper(gmacs: float, top1: float, top5: float) -> PaperFigures:
     return PaperFigures(_SRC + ", Table 2", gmacs=gmacs, top1=top1, top5=top5)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(1.26, 60.9, 83.7))
+@register_model(**_M3D, paper=_m3d_paper(1.26, 60.9, 83.7))
 def mobile3d_1g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(_mobile3d(VMF_1G), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(2.18, 65.1, 86.7))
+@register_model(**_M3D, paper=_m3d_paper(2.18, 65.1, 86.7))
 def mobile3d_1g_wider(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_1G), base_dim=22), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(1.66, 65.9, 86.8))
+@register_model(**_M3D, paper=_m3d_paper(1.66, 65.9, 86.8))
 def mobile3d_1g_deeper(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_1G), blocks=(1, 2, 8, 2)), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(2.33, 66.6, 87.2))
+@register_model(**_M3D, paper=_m3d_paper(2.33, 66.6, 87.2))
 def mobile3d_2g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(_mobile3d(VMF_2G), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(3.89, 68.7, 88.6))
+@register_model(**_M3D, paper=_m3d_paper(3.89, 68.7, 88.6))
 def mobile3d_2g_wider(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_2G), base_dim=26), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(2.93, 68.1, 88.4))
+@register_model(**_M3D, paper=_m3d_paper(2.93, 68.1, 88.4))
 def mobile3d_2g_deeper(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_2G), blocks=(1, 2, 8, 2)), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(5.21, 70.8, 89.8))
+@register_model(**_M3D, paper=_m3d_paper(5.21, 70.8, 89.8))
 def mobile3d_5g(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(_mobile3d(VMF_5G), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(8.36, 71.3, 89.9))
+@register_model(**_M3D, paper=_m3d_paper(8.36, 71.3, 89.9))
 def mobile3d_5g_wider(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_5G), base_dim=31), num_classes, **overrides)
 
 
-@register_model(family="mobile3d", input=_IN224, paper=_m3d_paper(6.30, 72.0, 90.3))
+@register_model(**_M3D, paper=_m3d_paper(6.30, 72.0, 90.3))
 def mobile3d_5g_deeper(num_classes: int = 400, **overrides) -> VideoMobileFormer:
     return _create_vmf(replace(_mobile3d(VMF_5G), blocks=(1, 2, 17, 4)), num_classes, **overrides)
 

@@ -38,10 +38,15 @@ from torch import Tensor, nn
 
 from mobilevid.checkpoint import load_checkpoint
 from mobilevid.errors import MobilevidError
-from mobilevid.models._registry import InputSpec, PaperFigures, register_model
+from mobilevid.models._registry import PaperFigures, register_model
 from mobilevid.models.mobile_former import Ablation
+from mobilevid.spec import InputSpec
 
 __all__ = [
+    "position_table",
+    "sta_prune_blocks",
+    "sta_schedule",
+    "token_grid",
     "PRUNING",
     "STAConfig",
     "STAVisionTransformer",
@@ -65,7 +70,7 @@ __all__ = [
 class ViTConfig:
     """VideoMAE ViT hyper-parameters. ``frames``/``img_size`` only fix the grid the
     position table is built for (VideoMAE's ``all_frames``/``img_size``); other
-    clip sizes work with the fixed sinusoid (see ``VisionTransformer.pos_table``)."""
+    clip sizes work with the fixed sinusoid (see :func:`position_table`)."""
 
     dim: int = 384
     depth: int = 12
@@ -231,6 +236,63 @@ def _gather_tokens(x: Tensor, idx: Tensor) -> Tensor:
 
 
 # --------------------------------------------------------------------------- model
+def token_grid(cfg: ViTConfig, shape: tuple[int, ...]) -> tuple[int, int, int]:
+    """Token grid (T', H', W') of a clip of ``shape`` (B, 3, T, H, W)."""
+    if len(shape) != 5 or shape[1] != 3:
+        raise MobilevidError(f"expected a clip (B, 3, T, H, W), got {tuple(shape)}")
+    t, h, w = shape[2:]
+    if t % cfg.tubelet or h % cfg.patch or w % cfg.patch:
+        raise MobilevidError(
+            f"clip {t}x{h}x{w} does not tile into {cfg.tubelet}x{cfg.patch}x{cfg.patch} tubelets"
+        )
+    return t // cfg.tubelet, h // cfg.patch, w // cfg.patch
+
+
+def position_table(cfg: ViTConfig, pos_embed: Tensor, n: int) -> Tensor:
+    """Position embeddings for ``n`` tokens. The fixed table for another clip size
+    is the sinusoid over its own ``n`` positions, i.e. what VideoMAE builds for
+    that input; a learned table only fits the grid it was trained for."""
+    if n == pos_embed.shape[1]:
+        return pos_embed
+    if cfg.learnable_pos_embed:
+        raise MobilevidError(
+            f"learned position embeddings hold {pos_embed.shape[1]} tokens, the clip "
+            f"gives {n}; build the model with frames/img_size of the clip"
+        )
+    return sinusoid_table(n, cfg.dim)
+
+
+def sta_prune_blocks(depth: int) -> tuple[int, int, int]:
+    """The blocks STA prunes after: the first, and the starts of the second and
+    last thirds of the network."""
+    return 0, depth // 3, 2 * depth // 3
+
+
+def sta_schedule(cfg: STAConfig, t: int, n: int) -> dict[int, tuple[int, bool]]:
+    """{block index: (groups, reverse)} for a clip with T' = t slices and n
+    tokens: T' groups first, then T'/2 in reverse order, then T'/4; raises if
+    the clip is too small for ``r``."""
+    r = cfg.r
+    if r == 0:
+        return {}
+    if t % 4:
+        raise MobilevidError(
+            f"STA halves {t} temporal slices twice; use a clip with a multiple of "
+            f"{4 * cfg.tubelet} frames"
+        )
+    first, second, third = sta_prune_blocks(cfg.depth)
+    plan = {first: (t, False), second: (t // 2, True), third: (t // 4, False)}
+    for stage, (groups, _) in enumerate(plan.values()):
+        per_group = n // groups
+        if r > per_group // 2:
+            raise MobilevidError(
+                f"STA r={r} prunes more than half of a group's {per_group} tokens at "
+                f"stage {stage + 1}; use a smaller r or a larger clip"
+            )
+        n -= groups * r
+    return plan
+
+
 class VisionTransformer(nn.Module):
     """VideoMAE ViT: (B, 3, T, H, W) clip -> (B, num_classes) logits.
 
@@ -243,7 +305,7 @@ class VisionTransformer(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.patch_embed = PatchEmbed(cfg.dim, cfg.patch, cfg.tubelet)
-        grid = self._grid(cfg.frames, cfg.img_size, cfg.img_size)
+        grid = token_grid(cfg, (1, 3, cfg.frames, cfg.img_size, cfg.img_size))
         table = sinusoid_table(math.prod(grid), cfg.dim)
         if cfg.learnable_pos_embed:
             self.pos_embed = nn.Parameter(table)
@@ -273,32 +335,12 @@ class VisionTransformer(nn.Module):
             self.head.weight.mul_(self.cfg.init_scale)
             self.head.bias.mul_(self.cfg.init_scale)
 
-    def _grid(self, t: int, h: int, w: int) -> tuple[int, int, int]:
-        c = self.cfg
-        if t % c.tubelet or h % c.patch or w % c.patch:
-            raise MobilevidError(
-                f"clip {t}x{h}x{w} does not tile into {c.tubelet}x{c.patch}x{c.patch} tubelets"
-            )
-        return t // c.tubelet, h // c.patch, w // c.patch
-
     def grid(self, x: Tensor) -> tuple[int, int, int]:
         """Token grid (T', H', W') of a clip (B, 3, T, H, W)."""
-        if x.ndim != 5 or x.shape[1] != 3:
-            raise MobilevidError(f"expected a clip (B, 3, T, H, W), got {tuple(x.shape)}")
-        return self._grid(*x.shape[2:])
+        return token_grid(self.cfg, x.shape)
 
     def pos_table(self, n: int) -> Tensor:
-        """Position embeddings for ``n`` tokens. The fixed table for another clip size
-        is the sinusoid over its own ``n`` positions, i.e. what VideoMAE builds for
-        that input; a learned table only fits the grid it was trained for."""
-        if n == self.pos_embed.shape[1]:
-            return self.pos_embed
-        if self.cfg.learnable_pos_embed:
-            raise MobilevidError(
-                f"learned position embeddings hold {self.pos_embed.shape[1]} tokens, the clip "
-                f"gives {n}; build the model with frames/img_size of the clip"
-            )
-        return sinusoid_table(n, self.cfg.dim)
+        return position_table(self.cfg, self.pos_embed, n)
 
     def embed(self, x: Tensor) -> Tensor:
         self.grid(x)  # validates the clip
@@ -380,26 +422,7 @@ class STAVisionTransformer(VisionTransformer):
     cfg: STAConfig
 
     def schedule(self, t: int, n: int) -> dict[int, tuple[int, bool]]:
-        """{block index: (groups, reverse)} for a clip with T' = t slices and n
-        tokens; raises if the clip is too small for ``r``."""
-        r, depth = self.cfg.r, self.cfg.depth
-        if r == 0:
-            return {}
-        if t % 4:
-            raise MobilevidError(
-                f"STA halves {t} temporal slices twice; use a clip with a multiple of "
-                f"{4 * self.cfg.tubelet} frames"
-            )
-        plan = {0: (t, False), depth // 3: (t // 2, True), 2 * depth // 3: (t // 4, False)}
-        for stage, (groups, _) in enumerate(plan.values()):
-            per_group = n // groups
-            if r > per_group // 2:
-                raise MobilevidError(
-                    f"STA r={r} prunes more than half of a group's {per_group} tokens at "
-                    f"stage {stage + 1}; use a smaller r or a larger clip"
-                )
-            n -= groups * r
-        return plan
+        return sta_schedule(self.cfg, t, n)
 
     def _tokens(self, x: Tensor, trace: bool = False) -> tuple[Tensor, list[Tensor]]:
         grid = self.grid(x)
@@ -635,7 +658,7 @@ def load_videomae_checkpoint(model: VisionTransformer, path: str | Path) -> None
             sd[key] = value
 
     cfg = model.cfg
-    grid = model._grid(cfg.frames, cfg.img_size, cfg.img_size)
+    grid = token_grid(cfg, (1, 3, cfg.frames, cfg.img_size, cfg.img_size))
     if "pos_embed" in sd:
         pos = sd.pop("pos_embed")
         if pos.ndim == 2:
@@ -674,8 +697,6 @@ def load_videomae_checkpoint(model: VisionTransformer, path: str | Path) -> None
 
 # --------------------------------------------------------------------------- registry
 def _create(cls: type[VisionTransformer], cfg: ViTConfig, num_classes: int, **overrides):
-    """``dataclasses.replace`` rejects unknown overrides with TypeError, which
-    ``create_model`` turns into a user error."""
     return cls(dataclasses.replace(cfg, **overrides), num_classes=num_classes)
 
 
@@ -686,10 +707,11 @@ _INPUT = InputSpec(
 _VIDEOMAE = "VideoMAE (NeurIPS 2022), ViT-S/16 K400"
 
 
-# 22,033,936 params; 56.9 GMACs per 16x224² view (PAPERS.md §4: 22.0M / 57.0).
+# 22,033,936 params; 56.9 GMACs per 16x224² view (VideoMAE: 22.0M / 57.0).
 @register_model(
     family="vit",
     input=_INPUT,
+    config=ViTConfig,
     paper=PaperFigures(
         source=_VIDEOMAE,
         params_m=22.0,
@@ -707,11 +729,12 @@ def vit_s(num_classes: int = 400, **overrides) -> VisionTransformer:
 @register_model(
     family="vit",
     input=_INPUT,
+    config=STAConfig,
     paper=PaperFigures(
         source="STA (ICCV 2023) on " + _VIDEOMAE,
         params_m=22.0,
         gmacs=28.8,
-        note="r=64; GMACs of the authors' schedule as counted in PAPERS.md §4 (no ViT-S top-1)",
+        note="r=64; GMACs of the authors' schedule, counted (docs/vit.md; no ViT-S top-1)",
     ),
 )
 def vit_s_sta(num_classes: int = 400, **overrides) -> STAVisionTransformer:
@@ -721,6 +744,7 @@ def vit_s_sta(num_classes: int = 400, **overrides) -> STAVisionTransformer:
 @register_model(
     family="vit",
     input=_INPUT,
+    config=TSNetConfig,
     paper=PaperFigures(
         source="TSNet (Appl. Sci. 2023) on " + _VIDEOMAE,
         note="keep=0.5; TSNet reports UniFormer-S/VideoSwin-T only (Table 1: -40% GFLOPs at 0.5)",
@@ -734,8 +758,9 @@ def vit_s_tsnet(num_classes: int = 400, **overrides) -> TSNetVisionTransformer:
 _STA_GMACS = ((16, 49.1), (32, 41.7), (48, 35.0), (64, 28.8), (80, 23.1), (96, 18.0))
 _TSNET_UNIFORMER = ((0.8, "-13.4%"), (0.5, "-40%"), (0.3, "-55.5%"))
 
-# `mobilevid profile --pruning`: the dense model, STA per r (GMACs of PAPERS.md §4)
-# and TSNet per keep ratio (no ViT-S figures: the label gives Table 1's UniFormer-S cut).
+# `mobilevid profile --pruning`: the dense model, STA per r (GMACs of the authors'
+# schedule, counted: docs/vit.md) and TSNet per keep ratio (no ViT-S figures: the
+# label gives Table 1's UniFormer-S cut).
 PRUNING: tuple[Ablation, ...] = (
     Ablation("ViT-S", "dense", "vit-s", (), 57.0, 79.0),
     *(Ablation("STA", f"r={r}", "vit-s-sta", (("r", r),), g, None) for r, g in _STA_GMACS),

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from mobilevid.models._registry import InputSpec, PaperFigures, register_model
+from mobilevid.models._registry import PaperFigures, register_model
+from mobilevid.spec import InputSpec
 
 __all__ = ["X3D", "X3DConfig", "x3d_s"]
 
@@ -178,8 +179,6 @@ class X3D(nn.Module):
 
 
 def _create_x3d(cfg: X3DConfig, num_classes: int = 400, **overrides) -> X3D:
-    """Build from a config; ``dataclasses.replace`` rejects unknown override
-    names with TypeError, which ``create_model`` turns into a user error."""
     return X3D(dataclasses.replace(cfg, **overrides), num_classes=num_classes)
 
 
@@ -210,6 +209,7 @@ class X3DConfig:
 @register_model(
     family="x3d",
     input=InputSpec(frames=13, size=160, frame_stride=6),
+    config=X3DConfig,
     paper=PaperFigures(
         source="X3D (CVPR 2020), Table 3",
         params_m=3.76,

@@ -139,12 +139,12 @@ def stats() -> dict:
 
 def sidecar() -> dict:
     """A real sidecar, as `mobilevid export` writes it, and what the apps must read."""
-    from mobilevid.export import ExportConfig, build_model, plan
+    from mobilevid.export import ExportConfig, build, plan
     from mobilevid.export.artifact import describe
 
     with tempfile.TemporaryDirectory() as tmp:
         p = plan(ExportConfig(variant="vmf-560m", frames=16, size=64, output=Path(tmp)))
-        meta = describe(p, build_model(p.name, p.num_classes, p.overrides, None, 0))
+        meta = describe(p, build(p.source))
     meta["created"] = "2026-01-01T00:00:00Z"
     meta["versions"] = {k: "pinned" for k in meta["versions"]}
     inp = meta["input"]

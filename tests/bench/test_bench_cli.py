@@ -10,8 +10,6 @@ import sys
 
 import pytest
 
-from mobilevid.cli import _expand_multi
-
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -65,39 +63,15 @@ def test_pixel_without_a_phone_says_how_to_connect_one(private_adb_port):
 
 
 def test_multi_value_flags_of_bench():
-    argv = [
-        "bench",
-        "--variant",
-        "560m",
-        "1g",
-        "--runtime",
-        "eager",
-        "executorch",
-        "-q",
-        "fp32",
-        "int8",
-        "--runs",
-        "10",
-    ]
-    assert _expand_multi(argv) == [
-        "bench",
-        "--variant",
-        "560m",
-        "--variant",
-        "1g",
-        "--runtime",
-        "eager",
-        "--runtime",
-        "executorch",
-        "-q",
-        "fp32",
-        "-q",
-        "int8",
-        "--runs",
-        "10",
-    ]
-    # export's --quantize stays single-valued
-    assert _expand_multi(["export", "-q", "int8", "x"]) == ["export", "-q", "int8", "x"]
+    from typer.main import get_command
+
+    from mobilevid.cli import app
+
+    argv = ["--variant", "560m", "1g", "--runtime", "eager", "executorch", "-q", "fp32", "int8"]
+    ctx = get_command(app).commands["bench"].make_context("bench", [*argv, "--runs", "10"])
+    assert ctx.params["variant"] == ["560m", "1g"] and ctx.params["runs"] == 10
+    assert ctx.params["runtime"] == ["eager", "executorch"]
+    assert ctx.params["quantize"] == ["fp32", "int8"]
 
 
 def test_help_lists_the_options():

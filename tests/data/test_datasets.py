@@ -18,7 +18,7 @@ from mobilevid.data.video import (
     probe,
 )
 from mobilevid.errors import MobilevidError
-from mobilevid.models import InputSpec
+from mobilevid.spec import InputSpec
 
 SPEC = InputSpec(frames=8, size=32)
 

@@ -93,7 +93,8 @@ def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
     from torch import nn
 
     from mobilevid.deploy.ops import FramesConv, clip_to_frames
-    from mobilevid.export.executorch import _check_loads, lower, quantize_int8
+    from mobilevid.export.executorch import _check_loads, lower
+    from mobilevid.quantize.xnnpack import ptq
     from mobilevid.ui import Steps
 
     class Net(nn.Module):
@@ -110,7 +111,7 @@ def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
 
     net = Net().eval()
     x = torch.randn(1, 8, 8, 12, 12)
-    q = quantize_int8(net, x, [torch.randn_like(x) for _ in range(4)], Steps())
+    q = ptq(net, x, [torch.randn_like(x) for _ in range(4)])
     program, summary = lower(q, x, Steps())
     assert summary["portable_nodes"] == 0
     assert summary["delegated_ops"]["aten_constant_pad_nd_default"] == 2
@@ -135,7 +136,8 @@ def test_int8_quantizes_the_clip_before_the_frames_layout(tmp_path):
     from torch import nn
 
     from mobilevid.deploy.ops import FramesConv, clip_to_frames
-    from mobilevid.export.executorch import _quantize_input_first, lower, quantize_int8
+    from mobilevid.export.executorch import _quantize_input_first, lower
+    from mobilevid.quantize.xnnpack import ptq
     from mobilevid.ui import Steps
 
     class Stem(nn.Module):
@@ -152,7 +154,7 @@ def test_int8_quantizes_the_clip_before_the_frames_layout(tmp_path):
     net = Stem().eval()
     x = torch.randn(1, 3, 8, 12, 12)
     assert net.temporal.phases(8, 1) == 4
-    q = quantize_int8(net, x, [torch.randn_like(x) for _ in range(4)], Steps())
+    q = ptq(net, x, [torch.randn_like(x) for _ in range(4)])
 
     gm = to_edge(torch.export.export(q, (x,))).exported_program().graph_module
     assert _quantize_input_first(gm).modified

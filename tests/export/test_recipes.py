@@ -14,7 +14,7 @@ def test_bundled_recipes_are_valid_and_plan():
     for name in BUNDLED:
         fields = load_recipe(name)
         p = plan(ExportConfig(**fields, output=Path("/nonexistent/out")))
-        assert p.target.name == fields["target"] and p.quantize == fields["quantize"]
+        assert p.target == fields["target"] and p.quantize == fields["quantize"]
 
 
 @pytest.mark.parametrize(

@@ -1,3 +1,6 @@
+import re
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -42,11 +45,45 @@ def test_input_specs_and_paper_figures():
     assert [model_info(n).paper.gmacs for n in VMF] == [0.56, 1.43, 2.61, 5.61]
 
 
-def test_create_model_drops_none_overrides_and_attaches_spec():
+def test_create_model_drops_none_overrides_and_attaches_nothing():
     m = create_model("560m", num_classes=10, num_tokens=None).eval()
-    assert m.cfg.num_tokens == 6 and m.model_name == "vmf-560m"
-    assert m.input_spec.size == 172 and m.paper.top1 == 62.6
+    assert m.cfg.num_tokens == 6 and not hasattr(m, "model_name")  # metadata: model_info
     assert m(torch.randn(1, 3, 16, 64, 64)).shape == (1, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "overrides", "needle"),
+    [
+        ("vmf-1g", {"num_tokns": 4}, "unknown option 'num_tokns'. Did you mean 'num_tokens'?"),
+        ("vmf-1g", {"num_tokens": "four"}, "num_tokens must be an integer"),
+        ("vmf-1g", {"num_tokens": True}, "num_tokens must be an integer"),
+        ("vmf-1g", {"blocks": [1, "x"]}, "blocks must be a list of integers"),
+        ("vit-s-tsnet", {"keep": "half"}, "keep must be a number"),
+        ("x3d-s", {"r": 8}, "unknown option 'r'"),
+    ],
+)
+def test_overrides_are_checked_against_the_config(name, overrides, needle):
+    with pytest.raises(MobilevidError, match=re.escape(needle)):
+        create_model(name, **overrides)
+
+
+def test_overrides_take_yaml_shapes_and_ints_for_floats():
+    m = create_model("vmf-560m", blocks=[1, 2, 2, 2], expansion=2)  # --set blocks=[1,2,2,2]
+    assert m.cfg.blocks == (1, 2, 2, 2) and m.cfg.expansion == 2
+
+
+def test_a_bug_in_a_builder_keeps_its_traceback(monkeypatch):
+    from mobilevid.models import _registry
+
+    info = model_info("vmf-560m")
+
+    def broken(num_classes: int = 400, **overrides):
+        raise TypeError("a real bug")
+
+    monkeypatch.setitem(_registry._REGISTRY, info.name, replace(info, builder=broken))
+    with pytest.raises(TypeError, match="a real bug") as e:
+        create_model("vmf-560m")
+    assert not isinstance(e.value, MobilevidError)
 
 
 @pytest.mark.parametrize(

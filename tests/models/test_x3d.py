@@ -48,7 +48,7 @@ def test_registry() -> None:
     model = create_model("x3d-s", num_classes=10)
     assert isinstance(model, X3D)
     assert model.fc.out_features == 10
-    assert model.input_spec.shape() == (1, 3, 13, 160, 160)
+    assert model_info("x3d-s").input.shape() == (1, 3, 13, 160, 160)
     assert model_info("X3D_S").family == "x3d"
 
 

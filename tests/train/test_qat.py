@@ -8,8 +8,9 @@ import torch
 
 from mobilevid.checkpoint import load_checkpoint
 from mobilevid.errors import MobilevidError
-from mobilevid.export import ExportConfig, build_model, export, plan
+from mobilevid.export import ExportConfig, build, export, plan, resolve_source
 from mobilevid.export.verify import load_pte
+from mobilevid.models import create_model
 from mobilevid.train import TrainConfig, train
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def test_xnnpack_qat_exports_an_int8_pte_that_matches_its_fake_quant_model(xnnpa
     assert r.path.name == "vmf-560m_xnnpack_int8.pte"  # int8 is implied by the checkpoint
     assert r.metadata["qat"] == "xnnpack" and r.metadata["input"]["shape"] == [1, 3, 8, 32, 32]
     assert r.delegation["portable_nodes"] == 0
-    ref = build_model("vmf-560m", 8, {}, ck, input_shape=(1, 3, 8, 32, 32))
+    ref = build(resolve_source("vmf-560m", xnnpack_qat.best)).module  # the fake-quant graph
     run = load_pte(r.path)
     g = torch.Generator().manual_seed(0)
     for _ in range(3):
@@ -44,7 +45,8 @@ def test_xnnpack_qat_exports_an_int8_pte_that_matches_its_fake_quant_model(xnnpa
 def test_qat_checkpoint_goes_to_its_own_target_only(xnnpack_qat, tmp_path):
     for bad in (dict(target="coreml"), dict(quantize="fp32")):
         with pytest.raises(
-            MobilevidError, match="--qat xnnpack: export it with --target executorch"
+            MobilevidError,
+            match="--qat xnnpack: export it with --target executorch --backend xnnpack",
         ):
             plan(ExportConfig(variant="560m", checkpoint=xnnpack_qat.best, output=tmp_path, **bad))
 
@@ -59,5 +61,5 @@ def test_coreml_qat_exports_int8_weights(tmp_path):
     m = ct.models.MLModel(str(res.path), skip_model_load=True)
     ops = str(m.get_spec().mlProgram)
     assert "constexpr_affine_dequantize" in ops or "constexpr_blockwise_shift_scale" in ops
-    params = sum(p.numel() for p in build_model("vmf-560m", 8, {}).parameters())
+    params = sum(p.numel() for p in create_model("vmf-560m", num_classes=8).parameters())
     assert res.size_bytes < 0.6 * 2 * params  # int8 weights: well under an fp16 copy

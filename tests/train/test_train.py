@@ -179,3 +179,35 @@ def test_tsnet_selectors_train_in_the_same_loop(tmp_path):
     fresh.train()
     fresh(torch.randn(2, 3, 16, 32, 32))
     assert float(fresh.aux_loss().detach()) > 0  # what the loop adds
+
+
+def test_train_state_round_trips_the_checkpoint_keys():
+    """TrainState.state_dict is what last.pt holds (export, inference and
+    resume read these keys) and load_state_dict takes every part back,
+    including the RNG that sets the next dropout mask."""
+    from mobilevid.train.state import TrainState
+
+    def make() -> TrainState:
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 2)
+        opt = torch.optim.AdamW(model.parameters(), lr=0.1)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 / (s + 1))
+        return TrainState(model, opt, sched, torch.amp.GradScaler("cuda", enabled=False))
+
+    a = make()
+    a.model(torch.ones(4, 3)).sum().backward()
+    a.optimizer.step()
+    a.scheduler.step()
+    a.step, a.best_top1, a.skipped, a.history = 1, 0.5, 2, [{"epoch": 1, "step": 1}]
+    sd = a.state_dict()
+    assert list(sd) == ["model", "step", "optimizer", "scheduler", "scaler", "train_state"]
+    assert list(sd["train_state"]) == ["step", "best_top1", "torch_rng", "skipped", "history",
+                                       "world"]  # fmt: skip
+    assert sd["train_state"]["world"] == 1 and len(sd["train_state"]["torch_rng"]) == 1
+    expect = torch.rand(3)
+    b = make()
+    b.load_state_dict(sd)
+    assert (b.step, b.best_top1, b.skipped, b.history) == (1, 0.5, 2, a.history)
+    _same(b.model.state_dict(), a.model.state_dict())
+    assert b.scheduler.state_dict() == a.scheduler.state_dict()
+    torch.testing.assert_close(torch.rand(3), expect, rtol=0, atol=0)
