@@ -126,12 +126,18 @@ def load_into(model: nn.Module, ckpt: Checkpoint, name: str | None = None) -> No
 
 
 def load_strict(
-    model: nn.Module, state_dict: dict[str, torch.Tensor], where: str, name: str | None = None
+    model: nn.Module,
+    state_dict: dict[str, torch.Tensor],
+    where: str,
+    name: str | None = None,
+    optional: set[str] | frozenset[str] = frozenset(),
 ) -> None:
     """Load strictly, turning key and shape mismatches into one-line errors that
-    say what to do (another variant? another classifier size?)."""
+    say what to do (another variant? another classifier size?). Keys in
+    ``optional`` may be absent (new layers on a pretrained backbone) and keep
+    the model's own values."""
     own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
+    missing = [k for k in own if k not in state_dict and k not in optional]
     unexpected = [k for k in state_dict if k not in own]
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
@@ -147,10 +153,12 @@ def load_strict(
         )
     if shapes:
         hint = (
-            " (use --num-classes)" if any("classifier" in s or "fc." in s for s in shapes) else ""
+            " (match the classifier size: --num-classes, or num_classes= in Python)"
+            if any("classifier" in s or "fc." in s or s.startswith("head.") for s in shapes)
+            else ""
         )
         raise MobilevidError(f"{where}: shape mismatch for {shapes[0]}{hint}")
-    model.load_state_dict(state_dict, strict=True)
+    model.load_state_dict(state_dict, strict=not any(k not in state_dict for k in optional))
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:

@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mobilevid.checkpoint import load_checkpoint
+from mobilevid.checkpoint import load_checkpoint, load_strict
 from mobilevid.errors import MobilevidError
 from mobilevid.models._registry import PaperFigures, register_model
 from mobilevid.models.mobile_former import Ablation
@@ -676,23 +676,8 @@ def load_videomae_checkpoint(model: VisionTransformer, path: str | Path) -> None
         elif cfg.learnable_pos_embed:
             sd["pos_embed"] = sinusoid_table(math.prod(grid), cfg.dim)
 
-    own = model.state_dict()
-    optional = {k for k in own if _is_tsnet_param(k)}
-    missing = [k for k in own if k not in sd and k not in optional]
-    unexpected = [k for k in sd if k not in own]
-    where = ckpt.path or path
-    if missing or unexpected:
-        raise MobilevidError(
-            f"{where} is not a VideoMAE checkpoint for this model: {len(missing)} missing keys "
-            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})"
-        )
-    for k, v in sd.items():
-        if v.shape != own[k].shape:
-            hint = " (pass num_classes to match the checkpoint)" if k.startswith("head.") else ""
-            raise MobilevidError(
-                f"{where}: shape mismatch for {k} {tuple(v.shape)} vs {tuple(own[k].shape)}{hint}"
-            )
-    model.load_state_dict(sd, strict=not optional)
+    optional = {k for k in model.state_dict() if _is_tsnet_param(k)}
+    load_strict(model, sd, str(ckpt.path or path), "this VideoMAE model", optional)
 
 
 # --------------------------------------------------------------------------- registry
