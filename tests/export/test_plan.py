@@ -56,3 +56,90 @@ def test_checkpoint_meta_sets_classes_and_guards_variant(tmp_path):
     assert p.num_classes == 3 and p.labels == ["class_0", "class_1", "class_2"]
     with pytest.raises(MobilevidError, match="--variant vmf-560m"):
         plan(ExportConfig(variant="1g", checkpoint=tmp_path / "c.pt", output=tmp_path))
+
+
+def test_backends_are_registered_per_target():
+    from mobilevid.export import find_backend, list_backends
+
+    assert {(b.target, b.name) for b in list_backends()} >= {
+        ("executorch", "xnnpack"),
+        ("coreml", "coreml"),
+    }
+    assert find_backend("executorch").name == "xnnpack"  # a target's default
+    with pytest.raises(MobilevidError, match="unknown backend 'openvino' for --target executorch"):
+        plan(ExportConfig(backend="openvino"))
+
+
+def test_backend_rules_live_in_the_backend(tmp_path):
+    """int8 of a ViT is XNNPACK's rule and int4's iOS 18 is Core ML's: the
+    generic plan() holds neither (each backend's check() does)."""
+    import inspect
+
+    from mobilevid import export as E
+
+    src = inspect.getsource(E.plan)
+    assert "family" not in src and "iOS" not in src and "int4" not in src
+    with pytest.raises(MobilevidError, match="ViT family"):
+        plan(ExportConfig(variant="vit-s", quantize="int8", output=tmp_path))
+    with pytest.raises(MobilevidError, match="iOS 18"):
+        plan(ExportConfig(target="coreml", quantize="int4", output=tmp_path))
+
+
+def test_a_new_backend_is_one_class_and_one_registration(tmp_path, monkeypatch):
+    """The protocol docs/export.md describes, end to end: a backend that writes
+    a real TorchScript file is found by --target, planned, exported, and
+    described by the same result record and sidecar as the built-in ones."""
+    from mobilevid.checkpoint import atomic_write
+    from mobilevid.export import backends, export
+    from mobilevid.export.artifact import read_sidecar
+    from mobilevid.export.backends import Backend, BackendOutput, register_backend
+
+    monkeypatch.setattr(backends, "_BACKENDS", dict(backends._BACKENDS))
+
+    @register_backend
+    class TorchScript(Backend):
+        target = "torchscript"
+        name = "jit"
+        ext = ".ts"
+        precisions = ("fp32",)
+
+        def check(self, plan):
+            if plan.source.info.family != "vmf":
+                raise MobilevidError("torchscript: VMF only")
+
+        def export(self, model, plan, meta, steps):
+            ts = torch.jit.trace(model.module, torch.zeros(plan.input_shape))
+            atomic_write(plan.output, lambda tmp: ts.save(str(tmp)))
+            return BackendOutput(notes=["traced"])
+
+    with pytest.raises(MobilevidError, match="VMF only"):
+        plan(ExportConfig(variant="x3d-s", target="torchscript", output=tmp_path))
+    r = export(ExportConfig(target="torchscript", frames=8, size=32, output=tmp_path))
+    assert r.path == tmp_path / "vmf-560m_jit_fp32.ts" and r.notes == ["traced"]
+    assert r.size_bytes == r.path.stat().st_size and set(r.timings) == {"build", "jit", "sidecar"}
+    meta = read_sidecar(r.path)
+    assert (meta["target"], meta["backend"], meta["quantize"]) == ("torchscript", "jit", "fp32")
+    x = torch.randn(1, 3, 8, 32, 32)
+    torch.testing.assert_close(torch.jit.load(str(r.path))(x), r_model(x), rtol=0, atol=1e-5)
+
+
+def r_model(x):
+    """The seeded model the export above was made from (seed 0)."""
+    from mobilevid.export import build, resolve_source
+
+    return build(resolve_source("vmf-560m", frames=8, size=32)).module(x)
+
+
+def test_export_takes_a_plan_and_reads_the_checkpoint_once(tmp_path, monkeypatch):
+    from mobilevid import checkpoint as C
+    from mobilevid.export import export
+
+    m = create_model("vmf-560m", num_classes=3)
+    torch.save(
+        {"model": m.state_dict(), "variant": "vmf-560m", "num_classes": 3}, tmp_path / "c.pt"
+    )
+    p = plan(ExportConfig(checkpoint=tmp_path / "c.pt", frames=8, size=32, output=tmp_path))
+    calls = []
+    monkeypatch.setattr(C, "_load", lambda path: calls.append(path))  # no second read
+    r = export(p)
+    assert calls == [] and r.metadata["num_classes"] == 3 and r.delegation["portable_nodes"] == 0
