@@ -131,18 +131,20 @@ def load_strict(
     where: str,
     name: str | None = None,
     optional: set[str] | frozenset[str] = frozenset(),
+    check_shapes: bool = True,
 ) -> None:
     """Load strictly, turning key and shape mismatches into one-line errors that
     say what to do (another variant? another classifier size?). Keys in
     ``optional`` may be absent (new layers on a pretrained backbone) and keep
-    the model's own values."""
+    the model's own values. ``check_shapes=False`` leaves shapes to the modules
+    (fake-quant modules size their per-channel scales from the state they load)."""
     own = model.state_dict()
     missing = [k for k in own if k not in state_dict and k not in optional]
     unexpected = [k for k in state_dict if k not in own]
     shapes = [
         f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
         for k, v in state_dict.items()
-        if k in own and v.shape != own[k].shape
+        if check_shapes and k in own and v.shape != own[k].shape
     ]
     name = name or type(model).__name__
     if missing or unexpected:

@@ -89,6 +89,8 @@ def load_qat(
     from mobilevid.checkpoint import load_strict
 
     qat = prepare_qat(model, backend, example)
-    load_strict(qat.module, state_dict, where, f"a fresh {backend} QAT graph")
+    # keys strictly; shapes are the fake-quant modules' own business (a fresh
+    # one holds a (1,) scale until it loads its per-channel one)
+    load_strict(qat.module, state_dict, where, f"a fresh {backend} QAT graph", check_shapes=False)
     qat.module.eval()
     return qat

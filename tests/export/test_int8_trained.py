@@ -7,7 +7,6 @@ through the real path (checkpoint file, calibration *videos* decoded from mp4),
 run in the ExecuTorch runtime, and compared with fp32 eager on held-out clips.
 """
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -67,23 +66,54 @@ def test_int8_top1_agrees_with_fp32_on_a_trained_model(tmp_path, variant, motion
     print(f"\nfit: train top-1 (EMA) {train_acc:.3f}")
     run = load_pte(r.path)
     val = SyntheticMotion(n=200, frames=FRAMES, size=SIZE, seed=1)
-    agree = confident = correct = 0
-    cosines = []
+    refs, outs, labels = [], [], []
     with torch.no_grad():
         for i in range(len(val)):
             x, y = val[i]
-            ref = model(x[None])
-            out = run(x[None])
-            correct += int(ref.argmax() == y)
-            cosines.append(F.cosine_similarity(ref.flatten(), out.flatten(), dim=0).item())
-            if ref.softmax(-1).max() >= 0.9:
-                confident += 1
-                agree += int(ref.argmax() == out.argmax())
-    print(f"int8 vs fp32 cosine: mean {np.mean(cosines):.4f}, min {min(cosines):.4f}")
-    print(f"fp32 val top-1 {correct / len(val):.3f}; int8 agrees on {agree}/{confident} confident")
-    assert correct / len(val) >= 0.9, f"fp32 val top-1 {correct / len(val):.2f}"
-    assert confident >= 150, confident
-    assert agree / confident >= 0.99, f"int8 top-1 agreement {agree}/{confident}"  # the claim
-    # The worst clip depends on the fit (0.94-0.98 over fits that differ only in
-    # thread count): a floor against broken quantization, not a tolerance.
-    assert np.mean(cosines) >= 0.99 and min(cosines) >= 0.9
+            refs.append(model(x[None])[0])
+            outs.append(run(x[None])[0])
+            labels.append(y)
+    ref, out, y = torch.stack(refs), torch.stack(outs), torch.tensor(labels)
+    top1 = ref.argmax(1)
+    correct = (top1 == y).float().mean().item()
+    confident = ref.softmax(1).amax(1) >= 0.9
+    agree = int((out.argmax(1) == top1)[confident].sum())
+    n_conf = int(confident.sum())
+    cosines = F.cosine_similarity(ref, out, dim=1)
+    print(_describe(ref, out, cosines))
+    print(f"fp32 val top-1 {correct:.3f}; int8 agrees on {agree}/{n_conf} confident")
+    assert correct >= 0.9, f"fp32 val top-1 {correct:.2f}"
+    assert n_conf >= 150, n_conf
+    assert agree / n_conf >= 0.99, f"int8 top-1 agreement {agree}/{n_conf}"  # the claim
+    # Below: guards against broken quantization, not tolerances. The int8 error
+    # of a fit is not a property of the export alone: fits that differ only in
+    # float summation order (the CPU's kernels, the thread count) end with int8
+    # errors 3-5x apart, and the worst of 200 clips is the tail of that. Logit
+    # cosine, int8 .pte vs fp32 eager, 200 held-out clips, VMF-560M at 16x64x64:
+    #   fit                                      mean    worst  (1 - cos: mean, worst)
+    #   AMD EPYC (Zen 4), 2 threads, seed 0      0.9981  0.9711  (0.002, 0.029)
+    #   AMD EPYC, 1 thread, seed 0               0.9943  0.9493  (0.006, 0.051)
+    #   AMD EPYC, 2 threads, seed 1              0.9983  0.9823  (0.002, 0.018)
+    #   Intel Xeon (AVX-512, AMX), seed 0        0.9914  0.892   (0.009, 0.108)
+    # On every fit here the worst clips are confident ones (p(top-1) >= 0.999,
+    # top-2 margin 7-10) whose top-1 int8 keeps, not near-ties; the logits are
+    # not flat (mean ~0, std ~5: centring them changes nothing); the output's
+    # calibration range (16 clips) saturates 5-12% of clips, <= 0.012 of cosine.
+    # Probabilities are no steadier: their worst cosine on confident clips went
+    # from 0.997 (2 threads) to 0.956 (1 thread), and 0.63 on a near-tie. So the
+    # floors sit at about twice the largest error measured, Intel's: 1 - cos <=
+    # 0.02 on average, <= 0.2 on any clip (half the calibrated output range
+    # would take the mean to 0.977; a wrong top-1 fails the claim above).
+    assert cosines.mean() >= 0.98 and cosines.min() >= 0.8, _describe(ref, out, cosines)
+
+
+def _describe(ref: torch.Tensor, out: torch.Tensor, cosines: torch.Tensor) -> str:
+    """The cosines, and the worst clip's fp32 confidence and top-2 margin: a near-tie
+    (small margin) is a different failure from a confident clip int8 distorts."""
+    w = int(cosines.argmin())
+    p, top2 = ref[w].softmax(0).max().item(), ref[w].topk(2).values
+    return (
+        f"int8 vs fp32 logit cosine: mean {cosines.mean():.4f}, min {cosines[w]:.4f} "
+        f"(clip {w}: fp32 p(top-1) {p:.3f}, top-2 margin {float(top2[0] - top2[1]):.2f}, "
+        f"int8 top-1 {'agrees' if out[w].argmax() == ref[w].argmax() else 'differs'})"
+    )
