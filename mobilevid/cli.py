@@ -119,15 +119,22 @@ def profile(
 def export_cmd(
     variant: VariantOpt = None,
     target: Annotated[
-        str | None, typer.Option("--target", "-t", help="executorch (.pte) or coreml (.mlpackage).")
+        str | None,
+        typer.Option(
+            "--target", "-t", help="executorch (.pte), coreml (.mlpackage) or openvino (.xml IR)."
+        ),
     ] = None,
-    backend: Annotated[str | None, typer.Option(help="executorch: xnnpack (default)")] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(help="executorch: xnnpack (default, phones) | openvino (x86, experimental)."),
+    ] = None,
     quantize: Annotated[
         str | None,
         typer.Option(
             "--quantize",
             "-q",
-            help="executorch: fp32 (default) | int8. coreml: fp16 (default) | fp32 | int8 weights.",
+            help="executorch, openvino: fp32 (default) | int8. "
+            "coreml: fp16 (default) | fp32 | int8 | int4 weights.",
         ),
     ] = None,
     checkpoint: Annotated[
@@ -171,10 +178,11 @@ def export_cmd(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Export a model to ExecuTorch (.pte, XNNPACK) or Core ML (.mlpackage), with a JSON sidecar.
+    """Export a model to ExecuTorch (.pte), Core ML (.mlpackage) or OpenVINO (.xml), with a sidecar.
 
     Examples: `mobilevid export --variant 560m --target coreml`;
-    `mobilevid export -m 560m 1g --target executorch --quantize int8`.
+    `mobilevid export -m 560m 1g --target executorch --quantize int8`;
+    `mobilevid export -m 560m --target openvino -q int8` (x86 servers).
     """
     from mobilevid.export import ExportConfig, export, plan
     from mobilevid.ui import Steps
@@ -232,6 +240,17 @@ def _export_summary(r) -> dict:
     }
 
 
+def _ops_cell(backend: str, d: dict | None) -> str:
+    """Where the ops run, in the words of each backend."""
+    if not d:
+        return "n/a (Core ML)"
+    if "delegated_nodes" in d:
+        return f"{d['delegated_nodes']} in {backend} / {d['portable_nodes']} portable"
+    if "conv_matmul_int8" in d:
+        return f"{d['conv_matmul_int8']} int8 / {d['conv_matmul_float']} float conv+matmul"
+    return f"{d.get('operations', '?')} ops"
+
+
 def _print_exports(results) -> None:
     from rich import box
     from rich.table import Table
@@ -239,11 +258,10 @@ def _print_exports(results) -> None:
     from mobilevid.ui import stdout_console
 
     t = Table(title="exported", box=box.SIMPLE_HEAD)
-    for col in ("artifact", "input", "size", "ops in XNNPACK / portable", "time"):
+    for col in ("artifact", "input", "size", "ops", "time"):
         t.add_column(col, no_wrap=col != "artifact")
     for r in results:
-        d = r.delegation
-        ops = f"{d['delegated_nodes']} / {d['portable_nodes']}" if d else "n/a (Core ML)"
+        ops = _ops_cell(r.metadata["backend"], r.delegation)
         t.add_row(
             str(r.path), "x".join(map(str, r.metadata["input"]["shape"])),
             f"{r.size_bytes / 1e6:.1f} MB", ops, f"{r.seconds:.0f} s",
@@ -252,7 +270,7 @@ def _print_exports(results) -> None:
     con.print(t)
     for r in results:
         d = r.delegation
-        if d and d["portable_ops"]:
+        if d and d.get("portable_ops"):
             con.print(f"[yellow]{r.path.name}: on portable kernels: {d['portable_ops']}[/yellow]")
     con.print(f"next: mobilevid verify {' '.join(str(r.path) for r in results)}")
 
@@ -288,7 +306,7 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command(cls=multi_value("variant", "artifact", "runtime", "quantize"))
+@app.command(cls=multi_value("variant", "artifact", "runtime", "quantize", "threads"))
 def bench(
     device: Annotated[
         str,
@@ -305,18 +323,27 @@ def bench(
         list[str] | None,
         typer.Option(
             metavar="NAME...",
-            help="host: eager executorch onnxruntime coreml executorch-cpp "
-            "(default: the first four that run here).",
+            help="host: eager executorch openvino-ir executorch-openvino openvino openvino-int8 "
+            "onnxruntime onnxruntime-int8 coreml executorch-cpp (default: all but executorch-cpp "
+            "that run here; the peers need pip install 'mobilevid[peers]').",
         ),
     ] = None,
     quantize: Annotated[
         list[str] | None,
         typer.Option(
-            "--quantize", "-q", metavar="PREC...", help="ExecuTorch: fp32 int8 (default both)."
+            "--quantize",
+            "-q",
+            metavar="PREC...",
+            help="mobilevid's files (.pte, OpenVINO IR): fp32 int8 (default both).",
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(help="Threads for every runtime (host default: usable CPUs).")
+        list[int] | None,
+        typer.Option(
+            metavar="N...",
+            help="Threads for every runtime; host: several counts in turn, e.g. --threads 1 2 "
+            "(default: usable CPUs).",
+        ),
     ] = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs first.")] = 3,
     runs: Annotated[int, typer.Option(help="Timed runs (>= 10).")] = 12,

@@ -51,6 +51,8 @@ def run_bench(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
         if not Path(a).exists():
             raise MobilevidError(f"{a}: no such artifact")
         read_sidecar(Path(a))
+    if cfg.threads and len(cfg.threads) > 1 and device.platform != "host":
+        raise MobilevidError(f"--threads: {device.label} runs one thread count at a time")
     if device.platform == "host":
         from mobilevid.bench.host import bench_host
 

@@ -226,7 +226,7 @@ def _run_app(
             str(cfg.runs),
             "--ei",
             "threads",
-            str(cfg.threads or 0),
+            str(cfg.thread_count or 0),
         ]
     )
     if rc != 0 or "Error" in out:
@@ -253,7 +253,7 @@ def _run_binary(t: Transport, runner: str, remote: str, cfg: BenchConfig, timeou
             "--runs",
             str(cfg.runs),
             "--threads",
-            str(cfg.threads or 0),
+            str(cfg.thread_count or 0),
             "--json",
             out_json,
         ],
@@ -283,9 +283,9 @@ def bench_android(
         if m.get("target") != "executorch":
             raise MobilevidError(f"{a}: Android runs .pte files (export with --target executorch)")
     with steps.step(f"reading {t.serial}"):
-        info = device_info(t, device, cfg.threads)
+        info = device_info(t, device, cfg.thread_count)
     settings = {
-        "threads": cfg.threads or "runtime default",
+        "threads": cfg.thread_count or "runtime default",
         "warmup": cfg.warmup,
         "runs": cfg.runs,
         "cooldown_s": cfg.cooldown,

@@ -15,7 +15,8 @@ class BenchConfig:
     artifacts: list[Path] = field(default_factory=list)
     runtimes: list[str] | None = None  # host: None = every runtime that runs here
     quantize: list[str] | None = None  # ExecuTorch precisions; None = fp32 and int8
-    threads: int | None = None  # host: None = usable CPUs; phone: None = the runtime's default
+    # host: every count in turn (None = usable CPUs); phone: one count (None = the runtime's)
+    threads: list[int] | None = None
     warmup: int = 3
     runs: int = 12
     frames: int | None = None  # None: 64 for the models Table 12 times, else the model's own
@@ -26,3 +27,13 @@ class BenchConfig:
     runner: Path | None = None  # Android: a runner binary instead of the demo app
     cooldown: float = 10.0  # seconds between models on a phone
     rest: float = 0.1  # host: idle seconds before each timed call (see bench.host)
+
+    def __post_init__(self) -> None:
+        # one count is a list of one: BenchConfig(threads=4) reads as it should
+        if isinstance(self.threads, int):
+            self.threads = [self.threads]
+
+    @property
+    def thread_count(self) -> int | None:
+        """The one thread count a phone run takes (``--threads`` with one value)."""
+        return self.threads[0] if self.threads else None

@@ -22,6 +22,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -50,7 +51,14 @@ BACKENDS = {
     "eager": "pytorch",
     "executorch": "xnnpack",
     "executorch-cpp": "xnnpack",
+    "executorch-openvino": "openvino",
+    "openvino-ir": "openvino",
+    "openvino": "openvino",
+    "openvino-int8": "openvino",
     "onnxruntime": "onnxruntime-cpu",
+    "onnxruntime-int8": "onnxruntime-cpu",
+    "litert": "litert-xnnpack",
+    "litert-int8": "litert-xnnpack",
     "coreml": "coreml",
 }
 
@@ -61,8 +69,9 @@ class Subject:
     benched for it runs exactly these weights on exactly this shape."""
 
     source: ModelSource
-    pte: list[tuple[str, Path]] = field(default_factory=list)  # (quantize, file) given
+    pte: list[tuple[str, Path, str]] = field(default_factory=list)  # (quantize, file, backend)
     mlpackage: list[tuple[str, Path]] = field(default_factory=list)
+    xml: list[tuple[str, Path]] = field(default_factory=list)  # OpenVINO IR given
 
     @property
     def model(self) -> str:
@@ -88,7 +97,8 @@ def check_counts(cfg: BenchConfig) -> None:
         raise MobilevidError(f"--runs {cfg.runs}: use at least 10 timed runs for a median and p90")
     if cfg.rest < 0:
         raise MobilevidError(f"--rest {cfg.rest}: use a number of seconds >= 0")
-    if cfg.warmup < 0 or any(v is not None and v < 1 for v in (cfg.threads, cfg.frames, cfg.size)):
+    counts = [*(cfg.threads or []), cfg.frames, cfg.size]
+    if cfg.warmup < 0 or any(v is not None and v < 1 for v in counts):
         raise MobilevidError("--warmup must be >= 0; --threads, --frames and --size >= 1")
 
 
@@ -111,7 +121,7 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
     out: list[Subject] = []
     for v in cfg.variants:
         info = model_info(v)
-        if any(s.model == info.name and not s.pte for s in out):
+        if any(s.model == info.name and not (s.pte or s.xml or s.mlpackage) for s in out):
             continue
         frames = cfg.frames or default_frames(info.name)
         out.append(Subject(resolve_source(info.name, frames=frames, size=cfg.size)))
@@ -119,21 +129,26 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
         a = Path(a)
         if not a.exists():
             raise MobilevidError(f"{a}: no such artifact")
-        if a.suffix not in (".pte", ".mlpackage"):
-            raise MobilevidError(f"{a}: --artifact takes a .pte or an .mlpackage")
+        if a.suffix not in (".pte", ".mlpackage", ".xml"):
+            raise MobilevidError(f"{a}: --artifact takes a .pte, an .mlpackage or an OpenVINO .xml")
         meta = read_sidecar(a)
         probe = Subject(source_from_sidecar(meta))
         s = next((s for s in out if s.key() == probe.key()), None)
         if s is None:
             out.append(probe)
             s = probe
-        (s.pte if a.suffix == ".pte" else s.mlpackage).append((meta["quantize"], a))
+        if a.suffix == ".pte":
+            s.pte.append((meta["quantize"], a, meta.get("backend") or "xnnpack"))
+        else:
+            (s.xml if a.suffix == ".xml" else s.mlpackage).append((meta["quantize"], a))
     if not out:
         raise MobilevidError("nothing to bench: pass --variant NAME... or --artifact FILE...")
     return out
 
 
 def _runtimes(cfg: BenchConfig, notes: list[str]) -> list[str]:
+    """The runtimes asked for (each must run here), or every default one that
+    runs here, with one note per runtime left out and how to get it."""
     if cfg.runtimes:
         for r in cfg.runtimes:
             if r not in rt.RUNTIMES:
@@ -142,7 +157,7 @@ def _runtimes(cfg: BenchConfig, notes: list[str]) -> list[str]:
                 )
             why = rt.available(r)
             if why:
-                raise MobilevidError(why)
+                raise MobilevidError(f"--runtime {r}: {why}")
         return list(dict.fromkeys(cfg.runtimes))
     chosen = []
     for r in rt.DEFAULT_RUNTIMES:
@@ -162,14 +177,22 @@ def _quantize(cfg: BenchConfig) -> list[str]:
     return qs
 
 
-def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps: Steps) -> Path:
+def find_or_export(
+    s: Subject,
+    target: str,
+    quant: str,
+    cfg: BenchConfig,
+    steps: Steps,
+    backend: str | None = None,
+) -> Path:
     """An existing artifact of exactly this subject (``make run`` / ``make
     check-full`` leave them in artifacts/), else a fresh export into
     ``artifacts/bench/``."""
     from mobilevid.export import ExportConfig, export, find_backend
     from mobilevid.export.artifact import read_sidecar
 
-    name = find_backend(target).artifact_name(s.model, quant)
+    chosen = find_backend(target, backend)
+    name = chosen.artifact_name(s.model, quant)
     root = Path(cfg.artifacts_dir)
     if not cfg.reexport and s.source.default_weights:
         for c in (root / name, root / "full" / name, root / "bench" / name):
@@ -183,6 +206,7 @@ def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps:
                 m.get("model") == s.model
                 and m.get("quantize") == quant
                 and m.get("target") == target
+                and m.get("backend") == chosen.name
                 and tuple(m["input"]["shape"]) == s.shape
                 and not m.get("overrides")
                 and m.get("num_classes") == 400
@@ -194,24 +218,55 @@ def find_or_export(s: Subject, target: str, quant: str, cfg: BenchConfig, steps:
     steps.log(f"exporting {name} at {t}x{h}x{w} for the bench (kept in {out.parent})")
     export(
         ExportConfig(
-            variant=s.model, target=target, quantize=quant, output=out, force=True, frames=t, size=h
+            variant=s.model,
+            target=target,
+            backend=chosen.name,
+            quantize=quant,
+            output=out,
+            force=True,
+            frames=t,
+            size=h,
         ),
         steps,
     )
     return out
 
 
-def _onnx_path(s: Subject, cfg: BenchConfig) -> Path:
+def _derived_path(s: Subject, cfg: BenchConfig, what: str, ext: str = ".onnx") -> Path:
+    """A peer's file derived from this subject (ONNX, TFLite), cached by its identity."""
     t, h = s.shape[2], s.shape[3]
-    return Path(cfg.artifacts_dir) / "bench" / f"{s.model}_onnx_fp32_{t}x{h}_{s.key()}.onnx"
+    return Path(cfg.artifacts_dir) / "bench" / f"{s.model}_{what}_{t}x{h}_{s.key()}{ext}"
+
+
+# Numerics gates, by what the runtime computes in: the same as `mobilevid verify`
+# (fp32: max |diff| on every input; bf16 and int8: cosine on every real clip).
+GATES: dict[str, tuple[float | None, float | None]] = {
+    "fp32": (1e-4, None),
+    "bf16": (None, 0.999),
+    "int8": (None, 0.99),
+}
 
 
 @dataclass
 class _Job:
     result: Result
-    load: Callable[[], rt.Run | None]
+    load: Callable[[int], rt.Run | None]  # the thread count -> run(x)
+    gate: str | None = "fp32"  # GATES key; None: the reference itself
     run: rt.Run | None = None
     separate: Path | None = None  # timed by the C++ runner in its own process
+
+
+class _Peer:
+    """A peer's model, prepared once per subject (converted, quantized) and
+    compiled again for each thread count."""
+
+    def __init__(self, prepare: Callable[[], object]):
+        self._prepare, self._value = prepare, None
+
+    def get(self):
+        if self._value is None:
+            self._value = self._prepare()
+        return self._value
 
 
 def _jobs(
@@ -228,45 +283,102 @@ def _jobs(
     jobs: list[_Job] = []
     for s in subs:
         with steps.step(f"building {s.model} at {'x'.join(map(str, s.shape[2:]))}"):
-            model = build(s.source).module
+            model = build(s.source).module.eval()
             gmacs = count(model, s.shape).gmacs
 
         def result(runtime: str, quant: str, artifact: Path | None = None, s=s, g=gmacs) -> Result:
             a = str(artifact) if artifact else None
             return Result(s.model, runtime, BACKENDS[runtime], quant, list(s.shape), round(g, 4), a)
 
+        def mine(runtime: str, target: str, backend: str | None, wanted, s=s) -> None:
+            """mobilevid's own files: given with --artifact, else found or exported."""
+            for q, path in wanted:
+                r = result(runtime, q)
+                try:
+                    path = path or find_or_export(s, target, q, cfg, steps, backend)
+                except MobilevidError as e:
+                    r.error = str(e)
+                r.artifact = str(path) if path else None
+                gate = "bf16" if runtime == "executorch-openvino" else q
+                if runtime == "executorch-cpp":
+                    jobs.append(_Job(r, lambda t: None, gate, separate=path))
+                elif runtime == "openvino-ir":
+                    jobs.append(_Job(r, partial(_load_ir, path), gate))
+                else:  # the XNNPACK threadpool is process-wide (set before loading)
+                    jobs.append(_Job(r, partial(_load_pte, path), gate))
+
+        clips = _Peer(lambda s=s: _calibration(s))
         for runtime in runtimes:
             if runtime == "eager":
-                jobs.append(_Job(result("eager", "fp32"), lambda m=model: rt.eager(m)))
-            elif runtime == "onnxruntime":
-                path = _onnx_path(s, cfg)
-                r = result("onnxruntime", "fp32", path)
+                jobs.append(_Job(result("eager", "fp32"), lambda t, m=model: rt.eager(m), None))
+            elif runtime in ("onnxruntime", "onnxruntime-int8"):
+                fp32 = _derived_path(s, cfg, "onnx_fp32")
+                int8 = _derived_path(s, cfg, "onnxruntime_int8")
+                q = "int8" if runtime == "onnxruntime-int8" else "fp32"
+                r = result(runtime, q, int8 if q == "int8" else fp32)
                 try:
-                    if not path.is_file() or cfg.reexport:
+                    if not fp32.is_file() or cfg.reexport:
                         with steps.step(f"exporting {s.model} to ONNX"):
-                            rt.export_onnx(model, s.shape, path)
-                except Exception as e:  # the exporter raises many types; keep benching
-                    r.error = f"ONNX export failed: {str(e).splitlines()[0]}"
-                jobs.append(_Job(r, lambda p=path: rt.onnxruntime(p, cfg.threads)))
+                            rt.export_onnx(model, s.shape, fp32)
+                    if q == "int8" and (not int8.is_file() or cfg.reexport):
+                        with steps.step(f"ONNX Runtime static int8 (QDQ) of {s.model}"):
+                            rt.quantize_onnx(fp32, int8, clips.get())
+                except Exception as e:  # the exporters raise many types; keep benching
+                    r.error = (
+                        f"ONNX {'quantization' if q == 'int8' else 'export'} failed: "
+                        + (str(e).strip().splitlines() or [type(e).__name__])[0]
+                    )
+                path = int8 if q == "int8" else fp32
+                jobs.append(_Job(r, lambda t, p=path: rt.onnxruntime(p, t), q))
+            elif runtime in ("litert", "litert-int8"):
+                jobs.append(_litert_job(runtime, s, model, cfg, steps, clips, result))
+            elif runtime == "openvino":
+                ov_model = _Peer(lambda m=model, s=s: rt.openvino_convert(m, s.shape))
+                jobs.append(
+                    _Job(result("openvino", "fp32"),
+                         lambda t, o=ov_model: rt.openvino(o.get(), t, "f32"), "fp32")
+                )  # fmt: skip
+                default = rt.openvino_default_precision()
+                if default == "f32":
+                    run.notes.append(
+                        "openvino: OpenVINO's default precision on this CPU is f32, "
+                        "the same as the pinned row"
+                    )
+                else:
+                    jobs.append(
+                        _Job(result("openvino", default),
+                             lambda t, o=ov_model: rt.openvino(o.get(), t, None), "bf16")
+                    )  # fmt: skip
+            elif runtime == "openvino-int8":
+                q8 = _Peer(lambda m=model, s=s, c=clips: rt.openvino_nncf_int8(
+                    rt.openvino_convert(m, s.shape), c.get()))  # fmt: skip
+                jobs.append(
+                    _Job(result("openvino-int8", "int8"),
+                         lambda t, o=q8: rt.openvino(o.get(), t, None), "int8")
+                )  # fmt: skip
             elif runtime in ("executorch", "executorch-cpp"):
-                wanted = s.pte or [(q, None) for q in quants if q != "fp16"]
-                if not cfg.quantize and s.source.info.family == "vit":
-                    # no int8 export for ViT yet: by default, bench what exists
+                wanted = [w for w in s.pte if w[2] == "xnnpack"] if s.pte else None
+                if wanted is None:
+                    wanted = [(q, None) for q in quants if q != "fp16"]
+                    if not cfg.quantize and s.source.info.family == "vit":
+                        # no int8 export for ViT yet: by default, bench what exists
+                        wanted = [w for w in wanted if w[0] != "int8"]
+                mine(runtime, "executorch", None, [(q, p) for q, p, *_ in wanted])
+            elif runtime == "executorch-openvino":
+                given = [(q, p) for q, p, b in s.pte if b == "openvino"]
+                if not s.pte and not s.xml:
+                    given = [("fp32", None)]
+                mine(runtime, "executorch", "openvino", given)
+            elif runtime == "openvino-ir":
+                wanted = s.xml or ([] if s.pte else [(q, None) for q in quants if q != "fp16"])
+                if s.source.info.family == "vit" and not cfg.quantize:
                     wanted = [w for w in wanted if w[0] != "int8"]
-                for q, path in wanted:
-                    r = result(runtime, q)
-                    try:
-                        path = path or find_or_export(s, "executorch", q, cfg, steps)
-                    except MobilevidError as e:
-                        r.error = str(e)
-                    r.artifact = str(path) if path else None
-                    if runtime == "executorch":
-                        jobs.append(_Job(r, lambda p=path: rt.executorch(p)))
-                    else:
-                        jobs.append(_Job(r, lambda: None, separate=path))
+                mine(runtime, "openvino", None, wanted)
             elif runtime == "coreml":
                 for q, path in s.mlpackage:
-                    jobs.append(_Job(result("coreml", q, path), lambda p=path: rt.coreml(p)))
+                    jobs.append(
+                        _Job(result("coreml", q, path), lambda t, p=path: rt.coreml(p), None)
+                    )
                 if not s.mlpackage:
                     run.notes.append(
                         f"{s.model}: no .mlpackage given for Core ML (pass --artifact)"
@@ -274,16 +386,74 @@ def _jobs(
     return jobs
 
 
+def _litert_job(runtime, s, model, cfg, steps, clips, result) -> _Job:
+    """LiteRT on the deployable form (the converter segfaults on the 3D model's
+    strided depthwise Conv3d), fp32 or static int8, converted once per subject."""
+    from mobilevid.bench import litert
+
+    q = "int8" if runtime == "litert-int8" else "fp32"
+    fp32 = _derived_path(s, cfg, "litert_fp32", ".tflite")
+    int8 = _derived_path(s, cfg, "litert_int8", ".tflite")
+    path = int8 if q == "int8" else fp32
+    r = result(runtime, q, path)
+    if s.source.info.family != "vmf":  # a converter crash would end the whole bench
+        r.error = (
+            "litert: checked only on the Video Mobile-Former's deployable form (litert-torch "
+            "segfaults on some 3D convs); bench this model with the other runtimes"
+        )
+        return _Job(r, lambda t: None, q)
+    try:
+        if not fp32.is_file() or cfg.reexport:
+            with steps.step(f"converting {s.model}'s deployable form to LiteRT (litert-torch)"):
+                litert.convert(model, s.shape, fp32)
+        if q == "int8" and (not int8.is_file() or cfg.reexport):
+            with steps.step(f"LiteRT static int8 of {s.model} (ai-edge-quantizer)"):
+                litert.quantize_int8(fp32, int8, clips.get())
+    except Exception as e:  # the converters raise many types; keep benching
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        r.error = f"LiteRT {'quantization' if q == 'int8' else 'conversion'} failed: {first}"
+        return _Job(r, lambda t: None, q)
+
+    def load(threads: int, r=r) -> rt.Run:
+        run, delegation = litert.load(path, threads)
+        r.extra["delegation"] = delegation
+        return run
+
+    return _Job(r, load, q)
+
+
+def _load_pte(path: Path, threads: int) -> rt.Run:
+    return rt.executorch(path)
+
+
+def _load_ir(path: Path, threads: int) -> rt.Run:
+    """mobilevid's IR at the precision its sidecar was verified at."""
+    from mobilevid.export.artifact import read_sidecar
+    from mobilevid.export.openvino import precision_of
+
+    return rt.openvino(path, threads, precision_of(read_sidecar(path)))
+
+
+def _calibration(s: Subject) -> list[torch.Tensor]:
+    """The int8 .pte's default calibration set: the sample clips, mirrored."""
+    from mobilevid.data.samples import real_clips
+
+    _, _, t, size, _ = s.shape
+    spec = s.source.spec
+    return [c for _, c in real_clips(t, size, spec.mean, spec.std, flip=True)]
+
+
 def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
     steps = steps or Steps(enabled=False)
     check_counts(cfg)
-    cfg = replace(cfg, threads=cfg.threads or default_threads())
+    counts = list(dict.fromkeys(cfg.threads or [default_threads()]))
+    cfg = replace(cfg, threads=counts)
     notes: list[str] = []
     runtimes = _runtimes(cfg, notes)
     quants = _quantize(cfg)
     subs = subjects(cfg)
     settings = {
-        "threads": cfg.threads,
+        "threads": counts if len(counts) > 1 else counts[0],
         "warmup": cfg.warmup,
         "runs": cfg.runs,
         "frames": cfg.frames or ", ".join(dict.fromkeys(str(s.shape[2]) for s in subs)),
@@ -293,14 +463,78 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
         "runtimes": runtimes,
         "quantize": quants,
         "input": "random normal (seed 0), one clip per call, batch 1",
+        "gates": "each runtime checked against eager on the 12 real sample clips before timing "
+        "(fp32: max |diff| <= 1e-4; bf16: cosine >= 0.999; int8: cosine >= 0.99)",
     }
-    run = BenchRun(host_info(cfg.threads), versions(), settings, notes=notes)
+    run = BenchRun(host_info(counts[-1]), versions(), settings, notes=notes)
 
     previous = torch.get_num_threads()
     try:
         return _bench(cfg, steps, runtimes, quants, subs, run)
     finally:  # the thread count is process-wide: give the caller theirs back
         rt.set_threads(previous)
+
+
+def _gate(jobs: list[_Job], subs: list[Subject], steps: Steps) -> None:
+    """Check every loaded runtime against eager PyTorch on the real clips (and
+    one random clip for the float ones) before it is timed: a runtime that
+    gives other answers is reported as failing, never timed."""
+    from mobilevid.data.samples import real_clips
+    from mobilevid.export.verify import compare
+
+    todo = [j for j in jobs if j.run is not None and j.gate]
+    for s in subs:
+        of_s = [
+            j for j in jobs if (j.result.model, j.result.input_shape) == (s.model, list(s.shape))
+        ]
+        mine = [j for j in of_s if j in todo]
+        eager = next((j for j in of_s if j.result.runtime == "eager"), None)
+        if not mine:
+            continue
+        _, _, t, size, _ = s.shape
+        spec = s.source.spec
+        clips = real_clips(t, size, spec.mean, spec.std)
+        g = torch.Generator().manual_seed(1234)
+        clips.append(("random[0]", torch.randn(s.shape, generator=g)))
+        with steps.step(f"{s.model}: eager reference on {len(clips)} clips"):
+            model = build_reference(s) if eager is None else None
+            ref_run = eager.run if eager is not None and eager.run else rt.eager(model)
+            refs = [ref_run(x) for _, x in clips]
+        for j in steps.track(mine, f"{s.model}: checking each runtime against eager", len(mine)):
+            max_abs, min_cos = GATES[j.gate]
+            checks = []
+            try:
+                for (name, x), ref in zip(clips, refs, strict=True):
+                    if name.startswith("random") and j.gate != "fp32":
+                        continue  # noise is far outside int8 calibration (as in verify)
+                    out = torch.as_tensor(j.run(x))
+                    checks.append(compare(name, ref, out, max_abs, min_cos))
+            except MobilevidError as e:
+                j.result.error, j.run = str(e), None
+                continue
+            worst = min(c.cosine for c in checks)
+            j.result.extra["gate"] = {
+                "inputs": len(checks),
+                "max_abs": max(c.max_abs for c in checks),
+                "min_cosine": round(worst, 6),
+                "top1_agreement": sum(c.top1_match for c in checks) / len(checks),
+                "threshold": {"max_abs": max_abs, "min_cosine": min_cos},
+                "passed": all(c.passed for c in checks),
+            }
+            if not all(c.passed for c in checks):
+                bad = next(c for c in checks if not c.passed)
+                j.result.error = (
+                    f"failed its numerics gate against eager on {bad.name}: max |diff| "
+                    f"{bad.max_abs:.2e}, cosine {bad.cosine:.5f} (needs "
+                    + (f"<= {max_abs:g})" if max_abs else f">= {min_cos})")
+                )
+                j.run = None
+
+
+def build_reference(s: Subject) -> torch.nn.Module:
+    from mobilevid.export.source import build
+
+    return build(s.source).module.eval()
 
 
 def _bench(
@@ -311,32 +545,62 @@ def _bench(
     subs: list[Subject],
     run: BenchRun,
 ) -> BenchRun:
-    rt.set_threads(cfg.threads)
-    with steps.step(f"measuring the fp32 GEMM peak on {cfg.threads} thread(s)"):
-        run.gemm_peak_gflops = gemm_peak_gflops(cfg.threads)
-    jobs = _jobs(subs, runtimes, quants, cfg, run, steps)
-    run.results = [j.result for j in jobs]
+    template = _jobs(subs, runtimes, quants, cfg, run, steps)
+    counts = cfg.threads or [default_threads()]
+    for n, threads in enumerate(counts):
+        rt.set_threads(threads)
+        with steps.step(f"measuring the fp32 GEMM peak on {threads} thread(s)"):
+            run.gemm_peaks[threads] = gemm_peak_gflops(threads)
+        run.gemm_peak_gflops = run.gemm_peaks[threads]
+        jobs = [_Job(replace(j.result, threads=threads, extra=dict(j.result.extra),
+                             times_ms=[]), j.load, j.gate, None, j.separate)
+                for j in template]  # fmt: skip
+        run.results += [j.result for j in jobs]
+        _load(jobs, threads, steps)
+        if n == 0:
+            _gate(jobs, subs, steps)
+            gated = {id(t): j.result.extra.get("gate") for t, j in zip(template, jobs, strict=True)}
+            failed = {id(t): j.result.error for t, j in zip(template, jobs, strict=True)}
+        else:  # numerics do not depend on the thread count: the first gate holds
+            for t, j in zip(template, jobs, strict=True):
+                if gated.get(id(t)):
+                    j.result.extra["gate"] = gated[id(t)]
+                if failed.get(id(t)) and not j.result.error:
+                    j.result.error, j.run = failed[id(t)], None
+        _time(jobs, cfg, run, steps, threads)
+        _run_separately([j for j in jobs if j.separate and not j.result.error], cfg, run, steps,
+                        threads)  # fmt: skip
+    return run
 
-    inline = [j for j in jobs if j.separate is None]
-    for j in steps.track(inline, "loading models into their runtimes", len(inline)):
-        if j.result.error:
-            continue
+
+def _load(jobs: list[_Job], threads: int, steps: Steps) -> None:
+    inline = [j for j in jobs if j.separate is None and not j.result.error]
+    for j in steps.track(inline, f"loading models into their runtimes ({threads} thread(s))",
+                         len(inline)):  # fmt: skip
         t0 = time.perf_counter()
         try:
-            j.run = j.load()
+            j.run = j.load(threads)
         except MobilevidError as e:
             j.result.error = str(e)
             continue
+        except Exception as e:  # a peer's converter or quantizer failing: report, keep going
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            j.result.error = f"{j.result.runtime} could not prepare the model: {first}"
+            continue
         j.result.load_ms = (time.perf_counter() - t0) * 1e3
 
+
+def _time(jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: Steps, threads: int) -> None:
     live = [j for j in jobs if j.run is not None]
     g = torch.Generator().manual_seed(0)
-    inputs = {tuple(s.shape): torch.randn(s.shape, generator=g) for s in subs}
+    shapes = dict.fromkeys(tuple(j.result.input_shape) for j in live)
+    inputs = {sh: torch.randn(sh, generator=g) for sh in shapes}
     total = (cfg.warmup + cfg.runs) * len(live)
     order = list(range(len(live)))
     for i in steps.track(
         range(cfg.warmup + cfg.runs),
-        f"timing {len(live)} model x runtime pairs, interleaved ({total} calls)",
+        f"timing {len(live)} model x runtime pairs on {threads} thread(s), interleaved "
+        f"({total} calls)",
         cfg.warmup + cfg.runs,
     ):
         k = i % max(len(order), 1)
@@ -357,18 +621,16 @@ def _bench(
                 j.result.times_ms.append(dt)
     speed = round_speed([j.result.times_ms for j in live if len(j.result.times_ms) == cfg.runs])
     if speed:
-        run.settings["round_speed"] = [round(v, 3) for v in speed]
+        run.settings.setdefault("round_speed", {})[str(threads)] = [round(v, 3) for v in speed]
         lo, hi = drift_range(speed)
         if hi / lo > DRIFT:
             run.notes.append(
-                f"the machine's speed changed during the run: stretches of 3 rounds took "
-                f"{lo:.2f}x to {hi:.2f}x the median round's time "
+                f"{threads} thread(s): the machine's speed changed during the run: stretches "
+                f"of 3 rounds took {lo:.2f}x to {hi:.2f}x the median round's time "
                 "(another tenant on a shared host?). "
                 "Runtimes that scale differently under contention change their ratios too; "
                 "re-run on a quiet machine before comparing (settings.round_speed)"
             )
-    _run_separately([j for j in jobs if j.separate and not j.result.error], cfg, run, steps)
-    return run
 
 
 DRIFT = 1.25  # slowest / fastest 3-round stretch beyond which a run is flagged
@@ -399,7 +661,9 @@ def round_speed(times: list[list[float]]) -> list[float]:
     ]
 
 
-def _run_separately(jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: Steps) -> None:
+def _run_separately(
+    jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: Steps, threads: int
+) -> None:
     """The C++ runner times its own warm-up and runs in one process per model,
     after the interleaved rounds: the same .pte without Python in the loop."""
     if not jobs:
@@ -408,14 +672,16 @@ def _run_separately(jobs: list[_Job], cfg: BenchConfig, run: BenchRun, steps: St
 
     with steps.step("building the C++ runner against the executorch wheel"):
         binary = build_runner()
-    run.notes.append(
+    note = (
         "executorch-cpp: the C++ runner (runner/), one process per model, "
         "after the interleaved rounds (not interleaved)"
     )
+    if note not in run.notes:
+        run.notes.append(note)
     for j in steps.track(jobs, "timing with the C++ runner", len(jobs)):
         try:
             j.result.load_ms, j.result.times_ms = run_runner(
-                binary, j.separate, cfg.warmup, cfg.runs, cfg.threads
+                binary, j.separate, cfg.warmup, cfg.runs, threads
             )
         except MobilevidError as e:
             j.result.error = str(e)

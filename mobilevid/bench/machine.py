@@ -70,7 +70,19 @@ def versions() -> dict[str, str | None]:
     from mobilevid import __version__
 
     out: dict[str, str | None] = {"mobilevid": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "executorch", "onnxruntime", "coremltools", "torchao", "numpy"):
+    for pkg in (
+        "torch",
+        "executorch",
+        "torchao",
+        "numpy",
+        "coremltools",
+        "onnxruntime",
+        "openvino",
+        "nncf",
+        "ai-edge-litert",
+        "litert-torch",
+        "ai-edge-quantizer",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

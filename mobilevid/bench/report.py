@@ -22,6 +22,8 @@ COLUMNS = (
     "input",
     "GMACs",
     "runtime",
+    "threads",
+    "vs eager",
     "median ms",
     "p90",
     "min",
@@ -30,9 +32,34 @@ COLUMNS = (
     "paper ms",
     "paper /560M",
 )
+TERMINAL_DROP = ("GMACs", "min", "paper ms")
+
+
+def _multi(run: BenchRun) -> bool:
+    return len(run.thread_counts) > 1
+
+
+def _columns(run: BenchRun) -> list[str]:
+    """The threads column only when the run measured several counts."""
+    return [c for c in COLUMNS if c != "threads" or _multi(run)]
+
+
+def _gate(r: Result) -> str:
+    """How close the runtime's answers were to eager PyTorch before timing."""
+    g = r.extra.get("gate")
+    if not g:
+        return "ref" if r.runtime == "eager" else ""
+    if g["threshold"].get("max_abs") is not None:
+        return f"{g['max_abs']:.0e}"
+    return f"cos {g['min_cosine']:.4f}"
 
 
 def _row(run: BenchRun, r: Result) -> list[str]:
+    row = _full_row(run, r)
+    return row if _multi(run) else row[:4] + row[5:]
+
+
+def _full_row(run: BenchRun, r: Result) -> list[str]:
     s = r.stats
     p, ref = paper_latency(r.model), paper_latency(REFERENCE)
     floor = run.floor_ms(r)
@@ -48,6 +75,8 @@ def _row(run: BenchRun, r: Result) -> list[str]:
         else "x".join(map(str, r.input_shape[2:])),
         f"{r.gmacs:.2f}" if r.gmacs else "",
         _label(run, r),
+        str(run.threads_of(r) or ""),
+        _gate(r),
         *timing,
         f"{s.median / floor:.1f}" if s and floor else "",
         f"{ratio:.2f}x" if ratio else "",
@@ -59,7 +88,9 @@ def _row(run: BenchRun, r: Result) -> list[str]:
 def _label(run: BenchRun, r: Result) -> str:
     """runtime/precision, plus the file when one run has two of them (two
     exports of the same model compared side by side)."""
-    twins = [x for x in run.results if x.model == r.model and x.key == r.key]
+    twins = [
+        x for x in run.results if x.model == r.model and x.key == r.key and x.threads == r.threads
+    ]
     return f"{r.key} ({r.artifact})" if len(twins) > 1 and r.artifact else r.key
 
 
@@ -68,7 +99,7 @@ def _header(run: BenchRun) -> list[str]:
     where = d.get("model") or d.get("cpu") or d.get("device")
     lines = [
         f"device: {d.get('device')} — {where} ({d.get('os')})",
-        f"threads: {d.get('threads')}"
+        f"threads: {', '.join(str(run.threads_of(r) or '') for r in _firsts(run)) or '?'}"
         + (f" of {d['usable_cpus']} usable CPUs" if d.get("usable_cpus") else "")
         + (f"; CPU features: {', '.join(d['cpu_flags'])}" if d.get("cpu_flags") else ""),
         "versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val),
@@ -88,23 +119,72 @@ def _header(run: BenchRun) -> list[str]:
     return lines
 
 
+def _firsts(run: BenchRun) -> list[Result]:
+    """One result per thread count (for the header)."""
+    seen: dict[int | None, Result] = {}
+    for r in run.results:
+        seen.setdefault(r.threads, r)
+    return list(seen.values())
+
+
+def scaling(run: BenchRun) -> list[list[str]]:
+    """Rows of the thread-scaling table: per model x runtime, the median at
+    each thread count and the speed-up over the fewest threads."""
+    counts = [c for c in run.thread_counts if c is not None]
+    rows = []
+    pairs = dict.fromkeys((r.model, r.key) for r in run.results)
+    for model, key in pairs:
+        meds = []
+        for c in counts:
+            same = (x for x in run.results if (x.model, x.key, x.threads) == (model, key, c))
+            r = next(same, None)
+            meds.append(r.stats.median if r and r.stats else None)
+        base = meds[0]
+        cells = [f"{m:.1f}" if m else "—" for m in meds]
+        ups = [f"{base / m:.2f}x" if m and base else "—" for m in meds[1:]]
+        rows.append([model, key, *cells, *ups])
+    return rows
+
+
+def scaling_header(run: BenchRun) -> list[str]:
+    counts = [c for c in run.thread_counts if c is not None]
+    return ["model", "runtime", *(f"{c}T ms" for c in counts),
+            *(f"{c}T speed-up" for c in counts[1:])]  # fmt: skip
+
+
 def print_table(run: BenchRun, console) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=f"latency per clip on {run.device.get('device')}", box=box.SIMPLE_HEAD)
-    for c in COLUMNS:
+    cols = _columns(run)
+    # a terminal row must fit 120 columns with ten runtimes: GMACs, min and the
+    # paper's ms stay in report.md and bench.json
+    keep = [i for i, c in enumerate(cols) if c not in TERMINAL_DROP]
+    for i in keep:
+        c = cols[i]
         t.add_column(
             c, justify="left" if c in ("model", "input", "runtime") else "right", no_wrap=True
         )
+    at = cols.index("median ms")
     for r in run.results:
         row = _row(run, r)
-        if r.error:  # the whole message is in the JSON and the Markdown report
-            short = "error (see report.md)" if len(row[4]) > 30 else row[4]
-            row[4] = f"[red]{escape(short)}[/red]"
-        t.add_row(*row)
+        if r.error:  # the cell says which; the reason follows the table
+            row[at] = "[red]failed gate[/red]" if "numerics gate" in r.error else "[red]error[/red]"
+        t.add_row(*(row[i] for i in keep))
     console.print(t)
+    for r in run.results:
+        if r.error:
+            where = f" ({run.threads_of(r)} threads)" if _multi(run) else ""
+            console.print(f"[red]{escape(r.model)} {escape(r.key)}{where}: {escape(r.error)}[/red]")
+    if _multi(run):
+        st = Table(title="thread scaling (medians)", box=box.SIMPLE_HEAD)
+        for c in scaling_header(run):
+            st.add_column(c, justify="left" if c in ("model", "runtime") else "right")
+        for row in scaling(run):
+            st.add_row(*row)
+        console.print(st)
     for line in _header(run):
         console.print(f"[dim]{line}[/dim]")
     for n in run.notes:
@@ -114,15 +194,26 @@ def print_table(run: BenchRun, console) -> None:
 def markdown(run: BenchRun, images: list[str] | None = None) -> str:
     out = [f"# mobilevid bench — {run.device.get('device')}", "", f"Measured {run.created}.", ""]
     out += [f"- {line}" for line in _header(run)]
-    out += ["", "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    cols = _columns(run)
+    out += ["", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for r in run.results:
         out.append("| " + " | ".join(c.replace("|", "/") for c in _row(run, r)) + " |")
     out += [
         "",
-        "`input`: frames x side. `x floor`: median over the time the MACs take at the measured "
+        "`input`: frames x side. `vs eager`: the numerics gate passed before timing, on the "
+        "12 real sample clips (max |diff| for fp32, worst cosine for bf16 and int8). "
+        "`x floor`: median over the time the MACs take at the measured "
         "fp32 GEMM peak. `/560M`: median over VMF-560M's median in this run, same runtime and "
         f"precision. `paper`: Table 12 of arXiv 2208.12257 ({CPU}, one 64-frame clip).",
-    ]
+        "",
+        "Runtimes: " + "; ".join(f"`{k}`: {v}" for k, v in RUNTIME_WORDS.items()
+                                 if any(r.runtime == k for r in run.results)) + ".",
+    ]  # fmt: skip
+    if _multi(run):
+        head = scaling_header(run)
+        out += ["", "## Thread scaling", "", "| " + " | ".join(head) + " |",
+                "|" + "---|" * len(head)]  # fmt: skip
+        out += ["| " + " | ".join(row) + " |" for row in scaling(run)]
     if run.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in run.notes]
     for img in images or []:
@@ -130,7 +221,34 @@ def markdown(run: BenchRun, images: list[str] | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-_MARKERS = {"eager": "o", "onnxruntime": "s", "executorch": "^", "coreml": "D"}
+_MARKERS = {
+    "eager": "o",
+    "onnxruntime": "s",
+    "executorch": "^",
+    "coreml": "D",
+    "openvino": "v",
+    "litert": "P",
+}
+
+RUNTIME_WORDS = {
+    "eager": "PyTorch eager, the reference",
+    "executorch": "mobilevid .pte, XNNPACK (what a phone runs)",
+    "executorch-cpp": "the same .pte timed by the C++ runner",
+    "openvino-ir": "mobilevid OpenVINO IR (`export --target openvino`; int8 keeps attention in "
+    "float), compiled at its sidecar's precision",
+    "executorch-openvino": "mobilevid .pte through ExecuTorch's OpenVINO delegate (runs at "
+    "OpenVINO's default precision)",
+    "openvino": "OpenVINO's own conversion of the eager model: fp32 pinned to f32, and its "
+    "default precision (bf16 on AVX512_BF16/AMX CPUs)",
+    "openvino-int8": "OpenVINO + NNCF post-training int8 out of the box (every conv and matmul)",
+    "onnxruntime": "ONNX Runtime fp32 (the 3D model)",
+    "onnxruntime-int8": "ONNX Runtime static int8 (QDQ, per-channel weights)",
+    "litert": "LiteRT (TFLite) fp32 on XNNPACK, converted by litert-torch from mobilevid's "
+    "deployable form (the converter segfaults on the 3D model)",
+    "litert-int8": "LiteRT static int8 (ai-edge-quantizer on the fp32 .tflite: convs, linears "
+    "and layout ops; litert-torch's own PT2E int8 does not convert this net)",
+    "coreml": "Core ML",
+}
 
 
 def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
@@ -154,17 +272,18 @@ def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
             color="0.45",
         )
     keys = list(dict.fromkeys(r.key for r in run.results))
-    cmap = plt.get_cmap("tab10")
+    cmap = plt.get_cmap("tab20")
+    most = run.thread_counts[-1]  # several counts: the last one (usually the most threads)
     for i, key in enumerate(keys):
         pts = [
             (r.stats.median, paper_latency(r.model).top1, r.model)
             for r in run.results
-            if r.key == key and r.stats and paper_latency(r.model)
+            if r.key == key and r.stats and paper_latency(r.model) and r.threads == most
         ]
         if not pts:
             continue
         pts.sort()
-        marker = _MARKERS.get(key.split("/")[0], "o")
+        marker = _MARKERS.get(key.split("/")[0].split("-")[0], "o")
         family = [p for p in pts if p[2].startswith("vmf-")]  # the VMF family as a curve
         others = [p for p in pts if not p[2].startswith("vmf-")]
         if family:
@@ -196,15 +315,19 @@ def plot_runtimes(run: BenchRun, path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    models = list(dict.fromkeys(r.model for r in run.results))
+    groups = list(dict.fromkeys((r.model, r.threads) for r in run.results))
     keys = list(dict.fromkeys(r.key for r in run.results))
     width = 0.8 / max(len(keys), 1)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(models) + 2), 4.8), dpi=120)
-    xs = np.arange(len(models))
+    fig, ax = plt.subplots(
+        figsize=(max(6, (0.9 + 0.12 * len(keys)) * len(groups) + 2), 4.8), dpi=120
+    )
+    xs = np.arange(len(groups))
     for i, key in enumerate(keys):
         med, lo, hi = [], [], []
-        for m in models:
-            r = next((r for r in run.results if r.model == m and r.key == key), None)
+        for m, t in groups:
+            r = next(
+                (r for r in run.results if (r.model, r.threads) == (m, t) and r.key == key), None
+            )
             s = r.stats if r else None
             med.append(s.median if s else 0)
             lo.append(s.median - s.min if s else 0)
@@ -213,21 +336,25 @@ def plot_runtimes(run: BenchRun, path: Path) -> None:
             xs + (i - (len(keys) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=key
         )
         ax.bar_label(bars, labels=[f"{m:.0f}" if m else "" for m in med], fontsize=7, padding=2)
-    ax.set_xticks(xs, models, rotation=15)
+    names = [f"{m}\n{t} thread(s)" if _multi(run) else m for m, t in groups]
+    ax.set_xticks(xs, names, rotation=15)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
     ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_ylabel("ms per clip (median; whisker min..p90)")
     ax.set_title(f"runtimes on {_where(run)}", fontsize=9)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7, ncols=2)
     fig.tight_layout()
     _save(fig, path)
 
 
 def _where(run: BenchRun) -> str:
     d = run.device
-    threads = f", {d['threads']} threads" if d.get("threads") else ""
+    counts = [str(c) for c in run.thread_counts if c is not None] or (
+        [str(d["threads"])] if d.get("threads") else []
+    )
+    threads = f", {'/'.join(counts)} threads" if counts else ""
     return f"{d.get('model') or d.get('cpu') or d.get('device')}{threads}"
 
 

@@ -42,7 +42,8 @@ class Result:
     load_ms: float | None = None
     times_ms: list[float] = field(default_factory=list)
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a phone's thermal state
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. a phone's thermal state, gate
+    threads: int | None = None  # None: the run's one thread count (device info)
 
     @property
     def key(self) -> str:
@@ -58,22 +59,38 @@ class BenchRun:
     device: dict[str, Any]
     versions: dict[str, Any]
     settings: dict[str, Any]
-    gemm_peak_gflops: float | None = None
+    gemm_peak_gflops: float | None = None  # at the (last) thread count
     results: list[Result] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    gemm_peaks: dict[int, float] = field(default_factory=dict)  # per thread count (host)
+
+    @property
+    def thread_counts(self) -> list[int | None]:
+        """The thread counts measured, in order (one None for a single-count run)."""
+        return list(dict.fromkeys(r.threads for r in self.results)) or [None]
+
+    def threads_of(self, r: Result) -> int | None:
+        return r.threads if r.threads is not None else self.device.get("threads")
 
     # -- derived numbers ---------------------------------------------------
     def floor_ms(self, r: Result) -> float | None:
         """The time the MACs take at the measured fp32 GEMM peak."""
-        if not self.gemm_peak_gflops or not r.gmacs:
+        peak = self.gemm_peaks.get(r.threads) if r.threads else None
+        peak = peak or self.gemm_peak_gflops
+        if not peak or not r.gmacs:
             return None
-        return 2 * r.gmacs / self.gemm_peak_gflops * 1e3
+        return 2 * r.gmacs / peak * 1e3
 
     def reference(self, r: Result) -> Result | None:
         """VMF-560M measured in this run with the same runtime and precision."""
         return next(
-            (x for x in self.results if x.model == REFERENCE and x.key == r.key and x.stats), None
+            (
+                x
+                for x in self.results
+                if x.model == REFERENCE and x.key == r.key and x.threads == r.threads and x.stats
+            ),
+            None,
         )
 
     def ratio_to_reference(self, r: Result) -> float | None:
@@ -97,7 +114,7 @@ class BenchRun:
             "input_shape": r.input_shape,
             "gmacs": r.gmacs,
             "artifact": r.artifact,
-            "threads": self.device.get("threads"),
+            "threads": self.threads_of(r),
             "latency_ms": s.to_json() if s else None,
             "model_load_time_ms": None if r.load_ms is None else round(r.load_ms, 3),
             "floor_ms": None if floor is None else round(floor, 3),
@@ -139,6 +156,8 @@ class BenchRun:
                 "load_status": 0.0 if r.error is None else 1.0,
             }
             model = {"name": r.model, "backend": r.backend, "quantization": r.quantize}
+            if r.threads is not None:
+                model["threads"] = r.threads
             recs += [
                 {
                     "benchmarkModel": model,
@@ -163,7 +182,9 @@ class BenchRun:
             d.get("gemm_peak_gflops"),
             notes=list(d.get("notes", [])),
             created=d["created"],
+            gemm_peaks={int(k): v for k, v in d.get("gemm_peak_gflops_by_threads", {}).items()},
         )
+        multi = isinstance(d["settings"].get("threads"), list)
         for r in d["results"]:
             run.results.append(
                 Result(
@@ -178,6 +199,7 @@ class BenchRun:
                     list(r["times_ms"]),
                     r["error"],
                     dict(r.get("extra", {})),
+                    r.get("threads") if multi else None,
                 )
             )
         return run
@@ -192,6 +214,9 @@ class BenchRun:
             "gemm_peak_gflops": None
             if self.gemm_peak_gflops is None
             else round(self.gemm_peak_gflops, 2),
+            "gemm_peak_gflops_by_threads": {
+                str(k): round(v, 2) for k, v in self.gemm_peaks.items()
+            },
             "results": [self.result_json(r) for r in self.results],
             "metrics": self.metrics(),
             "notes": self.notes,

@@ -21,26 +21,58 @@ __all__ = [
     "DEFAULT_RUNTIMES",
     "RUNTIMES",
     "available",
+    "coreml",
     "eager",
     "executorch",
     "onnxruntime",
-    "coreml",
+    "openvino",
+    "openvino_convert",
+    "openvino_default_precision",
+    "openvino_nncf_int8",
+    "quantize_onnx",
     "set_threads",
 ]
 
-RUNTIMES = ("eager", "executorch", "onnxruntime", "coreml", "executorch-cpp")
+# mobilevid's own files first, then the peers a CPU user would otherwise pick.
+RUNTIMES = (
+    "eager",  # PyTorch, the reference
+    "executorch",  # mobilevid .pte, XNNPACK (fp32, int8): what a phone runs
+    "openvino-ir",  # mobilevid OpenVINO IR (`export --target openvino`): the x86 artifact
+    "executorch-openvino",  # mobilevid .pte through ExecuTorch's OpenVINO delegate (fp32)
+    "openvino",  # peer: OpenVINO's own conversion, f32 pinned and its default precision
+    "openvino-int8",  # peer: NNCF post-training int8 out of the box
+    "onnxruntime",  # peer: ONNX Runtime fp32 (the 3D model)
+    "onnxruntime-int8",  # peer: ONNX Runtime static QDQ int8, per-channel
+    "litert",  # peer: LiteRT (TFLite) fp32 on XNNPACK, converted from the deployable form
+    "litert-int8",  # peer: LiteRT static int8 (ai-edge-quantizer) on XNNPACK
+    "coreml",
+    "executorch-cpp",
+)
 # executorch-cpp (the C++ runner, built with cmake on first use) is opt-in
-DEFAULT_RUNTIMES = RUNTIMES[:4]
+DEFAULT_RUNTIMES = RUNTIMES[:-1]
+PEERS = "pip install 'mobilevid[peers]'"
 Run = Callable[[torch.Tensor], Any]
 
 
 def available(runtime: str) -> str | None:
     """None if ``runtime`` can run here, else the reason it cannot."""
-    if runtime == "onnxruntime":
-        try:
-            import onnxruntime  # noqa: F401
-        except ImportError:
-            return "onnxruntime is not installed: pip install 'mobilevid[onnx]'"
+    import importlib.util
+
+    needs = {
+        "onnxruntime": ("onnxruntime",),
+        "onnxruntime-int8": ("onnxruntime",),
+        "openvino": ("openvino",),
+        "openvino-ir": ("openvino", "nncf"),
+        "openvino-int8": ("openvino", "nncf"),
+        "executorch-openvino": ("openvino", "nncf"),
+    }.get(runtime, ())
+    absent = [p for p in needs if importlib.util.find_spec(p) is None]
+    if absent:
+        return f"{' and '.join(absent)} not installed: {PEERS}"
+    if runtime in ("litert", "litert-int8"):
+        from mobilevid.bench.litert import missing
+
+        return missing("int8" if runtime == "litert-int8" else "convert")
     if runtime == "executorch-cpp":
         import shutil
 
@@ -77,6 +109,43 @@ def executorch(path: Path) -> Run:
     from mobilevid.export.verify import load_pte
 
     return load_pte(path)
+
+
+def openvino(model: Any, threads: int, precision: str | None) -> Run:
+    """An OpenVINO model (an IR path or an ``openvino.Model``) compiled for
+    the CPU at ``threads`` and ``precision`` (None: OpenVINO's default)."""
+    from mobilevid.export import openvino as ov_backend
+
+    return ov_backend.load(model, threads, precision)
+
+
+def openvino_default_precision() -> str:
+    """What OpenVINO's CPU plugin runs an fp32 model in on this machine
+    (bf16 on CPUs with AVX512_BF16 or AMX, else f32)."""
+    import openvino as ov
+
+    return ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").get_type_name()
+
+
+def openvino_convert(model: torch.nn.Module, shape: tuple[int, ...]) -> Any:
+    """OpenVINO's own conversion of the eager 3D model, as a user would do it."""
+    from mobilevid.export.openvino import convert
+
+    return convert(model, shape)
+
+
+def openvino_nncf_int8(ov_model: Any, clips: list[torch.Tensor]) -> Any:
+    """NNCF's post-training int8 with its defaults (every conv and matmul),
+    on the same calibration clips as mobilevid's int8 files."""
+    import logging
+
+    import nncf
+
+    nncf.set_log_level(logging.ERROR)
+    with muted():
+        return nncf.quantize(
+            ov_model, nncf.Dataset(clips, lambda c: c.numpy()), subset_size=len(clips)
+        )
 
 
 def onnxruntime(path: Path, threads: int) -> Run:
@@ -129,6 +198,39 @@ def export_onnx(model: torch.nn.Module, shape: tuple[int, ...], path: Path) -> N
                 input_names=["video"],
                 output_names=["logits"],
                 verbose=False,
+            )
+
+    atomic_write(path, write)
+
+
+class _Clips:
+    """ONNX Runtime's calibration reader over in-memory clips."""
+
+    def __init__(self, clips: list[torch.Tensor]):
+        self._it = iter([{"video": c.numpy()} for c in clips])
+
+    def get_next(self):
+        return next(self._it, None)
+
+
+def quantize_onnx(fp32: Path, path: Path, clips: list[torch.Tensor]) -> None:
+    """ONNX Runtime's static int8 as its docs recommend for CPUs: shape
+    inference and optimization first, then QDQ with per-channel weights (int8)
+    and activations (uint8), calibrated (min-max) on ``clips``."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from mobilevid.checkpoint import atomic_write
+
+    class Reader(_Clips, CalibrationDataReader):
+        pass
+
+    def write(tmp: Path) -> None:
+        pre = tmp.with_suffix(".pre.onnx")
+        with muted():
+            quant_pre_process(str(fp32), str(pre))
+            quantize_static(
+                str(pre), str(tmp), Reader(clips), quant_format=QuantFormat.QDQ, per_channel=True
             )
 
     atomic_write(path, write)

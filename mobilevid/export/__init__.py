@@ -1,6 +1,7 @@
 """Export a model to a file a phone runs: plan -> build -> (quantize) -> lower ->
 save -> describe, one registered module per backend (``executorch.py``,
-``coreml.py``; see :mod:`mobilevid.export.backends`).
+``executorch_openvino.py``, ``coreml.py``, ``openvino.py``; see
+:mod:`mobilevid.export.backends`).
 
 Everything that can be checked is checked by :func:`plan` before the heavy work
 starts (name, target, backend, precision, files, output path, the clip against
@@ -17,8 +18,9 @@ from pathlib import Path
 
 from mobilevid.errors import MobilevidError
 
-# Backends register themselves on import: one line per backend module.
-from mobilevid.export import coreml, executorch  # noqa: F401  (registration)
+# Backends register themselves on import: one line per backend module (a
+# target's first registered backend is its default: executorch -> xnnpack).
+from mobilevid.export import coreml, executorch, executorch_openvino, openvino  # noqa: F401
 from mobilevid.export.backends import (
     Backend,
     BackendOutput,

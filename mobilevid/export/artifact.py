@@ -87,10 +87,14 @@ def describe(plan: Plan, model: BuiltModel) -> dict[str, Any]:
 
 
 def file_size(path: Path) -> int:
-    """Bytes of a file, or of every file in a package directory (.mlpackage)."""
+    """Bytes of a file, of every file in a package directory (.mlpackage), or
+    of an OpenVINO IR with its weights (.xml + .bin)."""
+    path = Path(path)
     if path.is_dir():
         return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    return path.stat().st_size
+    weights = path.with_suffix(".bin")
+    extra = weights.stat().st_size if path.suffix == ".xml" and weights.is_file() else 0
+    return path.stat().st_size + extra
 
 
 def sidecar_path(artifact: Path) -> Path:

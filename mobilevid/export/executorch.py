@@ -24,7 +24,7 @@ from mobilevid.export.backends import Backend, BackendOutput, Plan, register_bac
 from mobilevid.export.source import BuiltModel
 from mobilevid.ui import Steps
 
-__all__ = ["XnnpackBackend", "calibration_clips", "delegation_summary", "lower"]
+__all__ = ["XnnpackBackend", "calibration_clips", "check_loads", "delegation_summary", "lower"]
 
 
 def _videos(paths: list[Path]) -> list[Path]:
@@ -212,7 +212,7 @@ def delegation_summary(graph_module: torch.fx.GraphModule) -> dict[str, Any]:
     }
 
 
-def _check_loads(path: Path, name: str) -> None:
+def check_loads(path: Path, name: str) -> None:
     """Load the program in the ExecuTorch runtime before it gets its final name:
     XNNPACK compiles the delegate at load time and can still reject a node that
     lowering accepted (an int8 pad whose input and output scales differ)."""
@@ -270,7 +270,7 @@ class XnnpackBackend(Backend):
 
         def write(tmp: Path) -> None:
             tmp.write_bytes(program.buffer)
-            _check_loads(tmp, plan.name)
+            check_loads(tmp, plan.name)
 
         with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
             atomic_write(Path(plan.output), write)

@@ -98,7 +98,7 @@ def test_report_files(tmp_path):
         assert paths[k].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert paths[k].stat().st_size > 10_000
     md = paths["markdown"].read_text()
-    assert "| vmf-1g | 64x172 | 1.41 | eager/fp32 | 94.5 |" in md
+    assert "| vmf-1g | 64x172 | 1.41 | eager/fp32 | ref | 94.5 |" in md
     assert "3.14x" in md  # paper's VMF-1G / VMF-560M on the Xeon
     assert "error: ONNX export failed: boom" in md
     assert "![latency_vs_top1.png](latency_vs_top1.png)" in md

@@ -76,12 +76,12 @@ def test_a_program_that_does_not_load_is_never_saved(tmp_path):
     int8 pad with mismatched scales, as X3D-S int8 did): the export checks a
     load before the file gets its name."""
     from mobilevid.errors import MobilevidError
-    from mobilevid.export.executorch import _check_loads
+    from mobilevid.export.executorch import check_loads
 
     bad = tmp_path / "x.pte"
     bad.write_bytes(b"\0" * 64)
     with pytest.raises(MobilevidError, match="does not load in the ExecuTorch runtime"):
-        _check_loads(bad, "x3d-s")
+        check_loads(bad, "x3d-s")
 
 
 def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
@@ -93,7 +93,7 @@ def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
     from torch import nn
 
     from mobilevid.deploy.ops import FramesConv, clip_to_frames
-    from mobilevid.export.executorch import _check_loads, lower
+    from mobilevid.export.executorch import check_loads, lower
     from mobilevid.quantize.xnnpack import ptq
     from mobilevid.ui import Steps
 
@@ -117,7 +117,7 @@ def test_int8_temporal_pads_run_as_int8_in_xnnpack(tmp_path):
     assert summary["delegated_ops"]["aten_constant_pad_nd_default"] == 2
     pte = tmp_path / "pads.pte"
     pte.write_bytes(program.buffer)
-    _check_loads(pte, "pads")
+    check_loads(pte, "pads")
     from executorch.runtime import Runtime
 
     out = Runtime.get().load_program(str(pte)).load_method("forward").execute([x])[0]
