@@ -250,7 +250,8 @@ GATES: dict[str, tuple[float | None, float | None]] = {
 @dataclass
 class _Job:
     result: Result
-    load: Callable[[int], rt.Run | None]  # the thread count -> run(x)
+    # the thread count -> run(x), or (run(x), facts for Result.extra)
+    load: Callable[[int], rt.Run | tuple[rt.Run, dict] | None]
     gate: str | None = "fp32"  # GATES key; None: the reference itself
     run: rt.Run | None = None
     separate: Path | None = None  # timed by the C++ runner in its own process
@@ -414,10 +415,9 @@ def _litert_job(runtime, s, model, cfg, steps, clips, result) -> _Job:
         r.error = f"LiteRT {'quantization' if q == 'int8' else 'conversion'} failed: {first}"
         return _Job(r, lambda t: None, q)
 
-    def load(threads: int, r=r) -> rt.Run:
+    def load(threads: int) -> tuple[rt.Run, dict]:
         run, delegation = litert.load(path, threads)
-        r.extra["delegation"] = delegation
-        return run
+        return run, {"delegation": delegation}
 
     return _Job(r, load, q)
 
@@ -579,7 +579,11 @@ def _load(jobs: list[_Job], threads: int, steps: Steps) -> None:
                          len(inline)):  # fmt: skip
         t0 = time.perf_counter()
         try:
-            j.run = j.load(threads)
+            loaded = j.load(threads)
+            if isinstance(loaded, tuple):  # run(x) and what the runtime made of the file
+                loaded, info = loaded
+                j.result.extra.update(info)
+            j.run = loaded
         except MobilevidError as e:
             j.result.error = str(e)
             continue

@@ -101,11 +101,15 @@ def precision_of(meta: dict[str, Any]) -> str | None:
 
 def convert(net: torch.nn.Module, shape: tuple[int, ...]) -> Any:
     """The 3D model as an OpenVINO model with the artifact's I/O names."""
+    import warnings
+
     import openvino as ov
 
     from mobilevid.export.artifact import INPUT_NAME, OUTPUT_NAME
 
-    with torch.no_grad(), muted():
+    with torch.no_grad(), muted(), warnings.catch_warnings():
+        # the model's input check, traced: harmless, the shape is made static below
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
         ov_model = ov.convert_model(net.eval(), example_input=torch.randn(shape))
     ov_model.reshape({0: list(shape)})  # static: the shape the sidecar promises
     ov_model.inputs[0].get_tensor().set_names({INPUT_NAME})

@@ -24,7 +24,14 @@ def small_run(tmp_path_factory, fp32, int8):
         shutil.copy(r.path, root / r.path.name)
         shutil.copy(r.sidecar, root / r.sidecar.name)
     cfg = BenchConfig(
-        variants=["560m"], frames=16, size=64, warmup=1, runs=10, threads=2, artifacts_dir=root
+        variants=["560m"],
+        frames=16,
+        size=64,
+        warmup=1,
+        runs=10,
+        threads=2,
+        artifacts_dir=root,
+        runtimes=["eager", "executorch", "onnxruntime"],  # the peers: tests/bench/test_peers.py
     )
     return run_bench(cfg), root
 
