@@ -17,7 +17,7 @@ ART := artifacts
 MV  := $(VENV)/bin/mobilevid
 
 # The main job: VMF-560M to ExecuTorch (fp32, int8, for phones), OpenVINO IR
-# (fp32, int8, for Xeon-class CPUs) and Core ML at the paper's input, verified
+# (fp32, bf16, int8, for Xeon-class CPUs) and Core ML at the paper's input, verified
 # against PyTorch, then timed on this CPU beside eager PyTorch and every peer a
 # CPU user would otherwise pick (OpenVINO's own int8, ONNX Runtime, LiteRT); the
 # bench reuses the files exported here.
@@ -25,10 +25,11 @@ run: $(PEERS_STAMP)
 	$(MV) export --variant 560m --target executorch --output $(ART) --force
 	$(MV) export --variant 560m --target executorch --quantize int8 --output $(ART) --force
 	$(MV) export --variant 560m --target openvino --output $(ART) --force
+	$(MV) export --variant 560m --target openvino --quantize bf16 --output $(ART) --force
 	$(MV) export --variant 560m --target openvino --quantize int8 --output $(ART) --force
 	$(MV) export --variant 560m --target coreml --output $(ART) --force
-	$(MV) verify $(ART)/vmf-560m_xnnpack_fp32.pte $(ART)/vmf-560m_xnnpack_int8.pte \
-	  $(ART)/vmf-560m_openvino_fp32.xml $(ART)/vmf-560m_openvino_int8.xml $(ART)/vmf-560m_coreml_fp16.mlpackage
+	$(MV) verify $(ART)/vmf-560m_xnnpack_fp32.pte $(ART)/vmf-560m_xnnpack_int8.pte $(ART)/vmf-560m_openvino_*.xml \
+	  $(ART)/vmf-560m_coreml_fp16.mlpackage
 	$(MV) bench --device host --variant 560m --artifacts-dir $(ART) --report reports/bench-host-560m
 	@echo "artifacts: $(CURDIR)/$(ART)"; ls -1 $(ART); echo "bench report: $(CURDIR)/reports/bench-host-560m/report.md"
 
@@ -42,6 +43,7 @@ check-full: $(DEV_STAMP)
 	$(MV) export --variant 560m --target coreml --quantize fp16 --output $(ART)/full --force
 	$(MV) export --variant 560m --target coreml --quantize int8 --output $(ART)/full --force
 	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --output $(ART)/full --force
+	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --quantize bf16 --output $(ART)/full --force
 	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --quantize int8 --output $(ART)/full --force
 	$(MV) verify $(ART)/full/*.pte $(ART)/full/*.xml $(ART)/full/*.mlpackage
 	du -sh $(ART)/full/*.mlpackage

@@ -172,8 +172,10 @@ def _runtimes(cfg: BenchConfig, notes: list[str]) -> list[str]:
 def _quantize(cfg: BenchConfig) -> list[str]:
     qs = list(dict.fromkeys(cfg.quantize or QUANTIZE))
     for q in qs:
-        if q not in (*QUANTIZE, "fp16"):
-            raise MobilevidError(f"--quantize {q}: choose from fp32, int8 (fp16: Core ML only)")
+        if q not in (*QUANTIZE, "fp16", "bf16"):
+            raise MobilevidError(
+                f"--quantize {q}: choose from fp32, int8 (bf16: OpenVINO IR; fp16: Core ML)"
+            )
     return qs
 
 
@@ -360,7 +362,7 @@ def _jobs(
             elif runtime in ("executorch", "executorch-cpp"):
                 wanted = [w for w in s.pte if w[2] == "xnnpack"] if s.pte else None
                 if wanted is None:
-                    wanted = [(q, None) for q in quants if q != "fp16"]
+                    wanted = [(q, None) for q in quants if q in QUANTIZE]
                     if not cfg.quantize and s.source.info.family == "vit":
                         # no int8 export for ViT yet: by default, bench what exists
                         wanted = [w for w in wanted if w[0] != "int8"]
@@ -371,7 +373,10 @@ def _jobs(
                     given = [("fp32", None)]
                 mine(runtime, "executorch", "openvino", given)
             elif runtime == "openvino-ir":
-                wanted = s.xml or ([] if s.pte else [(q, None) for q in quants if q != "fp16"])
+                ir_quants = [q for q in quants if q != "fp16"]
+                if not cfg.quantize and _has_bf16():  # the fastest form on bf16 CPUs
+                    ir_quants.insert(1, "bf16")
+                wanted = s.xml or ([] if s.pte else [(q, None) for q in ir_quants])
                 if s.source.info.family == "vit" and not cfg.quantize:
                     wanted = [w for w in wanted if w[0] != "int8"]
                 mine(runtime, "openvino", None, wanted)
@@ -420,6 +425,12 @@ def _litert_job(runtime, s, model, cfg, steps, clips, result) -> _Job:
         return run, {"delegation": delegation}
 
     return _Job(r, load, q)
+
+
+def _has_bf16() -> bool:
+    from mobilevid.export.openvino import has_bf16
+
+    return has_bf16()
 
 
 def _load_pte(path: Path, threads: int) -> rt.Run:

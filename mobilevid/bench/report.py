@@ -234,8 +234,9 @@ RUNTIME_WORDS = {
     "eager": "PyTorch eager, the reference",
     "executorch": "mobilevid .pte, XNNPACK (what a phone runs)",
     "executorch-cpp": "the same .pte timed by the C++ runner",
-    "openvino-ir": "mobilevid OpenVINO IR (`export --target openvino`; int8 keeps attention in "
-    "float), compiled at its sidecar's precision",
+    "openvino-ir": "mobilevid OpenVINO IR (`export --target openvino`), compiled at its "
+    "sidecar's precision: fp32 at f32, bf16 (the same weights) at bf16, int8 (attention kept "
+    "float) at f32",
     "executorch-openvino": "mobilevid .pte through ExecuTorch's OpenVINO delegate (runs at "
     "OpenVINO's default precision)",
     "openvino": "OpenVINO's own conversion of the eager model: fp32 pinned to f32, and its "

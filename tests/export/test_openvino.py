@@ -59,6 +59,20 @@ def test_fp32_ir_round_trip(ir_fp32):
     assert max(c.max_abs for c in report.checks) <= 1e-4  # f32 pinned, not bf16
 
 
+def test_bf16_ir_is_the_fp32_graph_verified_at_bf16(tmp_path):
+    from mobilevid.export.openvino import has_bf16
+
+    r = export(ExportConfig(variant="560m", target="openvino", quantize="bf16", output=tmp_path,
+                            **SMALL))  # fmt: skip
+    meta = json.loads(r.sidecar.read_text())
+    assert r.path.name == "vmf-560m_openvino_bf16.xml"
+    assert meta["runtime"] == {"INFERENCE_PRECISION_HINT": "bf16"}
+    assert r.delegation["fake_quantize"] == 0
+    assert any("no bf16" in n for n in r.notes) == (not has_bf16())
+    report = verify(r.path)
+    assert report.passed and min(c.cosine for c in report.checks) >= 0.999
+
+
 def test_int8_ir_keeps_attention_float_and_passes_verify(ir_int8):
     d = ir_int8.delegation
     assert d["fake_quantize"] > 0 and d["conv_matmul_int8"] > d["conv_matmul_float"] > 0
@@ -136,6 +150,7 @@ def test_executorch_openvino_pte(tmp_path):
         (dict(target="executorch", backend="openvino", quantize="int8"), "int8"),
         (dict(target="openvino", backend="xnnpack"), "backend"),
         (dict(target="openvino", quantize="fp16"), "fp16"),
+        (dict(target="executorch", quantize="bf16"), "bf16"),
     ],
 )
 def test_backends_refuse_what_they_cannot_take(kw, needle, tmp_path):

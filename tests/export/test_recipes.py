@@ -6,7 +6,17 @@ from mobilevid.errors import MobilevidError
 from mobilevid.export import ExportConfig, plan
 from mobilevid.export.recipes import list_recipes, load_recipe
 
-BUNDLED = ["coreml-fp16", "coreml-int4w", "coreml-int8w", "xnnpack-fp32", "xnnpack-int8"]
+BUNDLED = [
+    "coreml-fp16",
+    "coreml-int4w",
+    "coreml-int8w",
+    "executorch-openvino-fp32",
+    "openvino-bf16",
+    "openvino-fp32",
+    "openvino-int8",
+    "xnnpack-fp32",
+    "xnnpack-int8",
+]
 
 
 def test_bundled_recipes_are_valid_and_plan():
