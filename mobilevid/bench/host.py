@@ -240,6 +240,12 @@ def _derived_path(s: Subject, cfg: BenchConfig, what: str, ext: str = ".onnx") -
     return Path(cfg.artifacts_dir) / "bench" / f"{s.model}_{what}_{t}x{h}_{s.key()}{ext}"
 
 
+# Runtimes that take no thread count: measured only at every usable CPU
+OWN_THREADS = {
+    "executorch-openvino": "not timed at this thread count: ExecuTorch's OpenVINO backend takes "
+    "no thread count (OpenVINO uses every core, {n} here); timed only at {n} threads",
+}
+
 # Numerics gates, by what the runtime computes in: the same as `mobilevid verify`
 # (fp32: max |diff| on every input; bf16 and int8: cosine on every real clip).
 GATES: dict[str, tuple[float | None, float | None]] = {
@@ -486,14 +492,17 @@ def bench_host(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
         rt.set_threads(previous)
 
 
-def _gate(jobs: list[_Job], subs: list[Subject], steps: Steps) -> None:
-    """Check every loaded runtime against eager PyTorch on the real clips (and
-    one random clip for the float ones) before it is timed: a runtime that
-    gives other answers is reported as failing, never timed."""
+def _gate(
+    jobs: list[_Job], subs: list[Subject], steps: Steps, only: list[_Job] | None = None
+) -> None:
+    """Check every loaded runtime (of ``only``, if given) against eager PyTorch
+    on the real clips (and one random clip for the float ones) before it is
+    timed: a runtime that gives other answers is reported as failing, never
+    timed."""
     from mobilevid.data.samples import real_clips
     from mobilevid.export.verify import compare
 
-    todo = [j for j in jobs if j.run is not None and j.gate]
+    todo = [j for j in (jobs if only is None else only) if j.run is not None and j.gate]
     for s in subs:
         of_s = [
             j for j in jobs if (j.result.model, j.result.input_shape) == (s.model, list(s.shape))
@@ -558,7 +567,9 @@ def _bench(
 ) -> BenchRun:
     template = _jobs(subs, runtimes, quants, cfg, run, steps)
     counts = cfg.threads or [default_threads()]
-    for n, threads in enumerate(counts):
+    gated: dict[int, dict] = {}  # template job -> its gate record
+    gate_errors: dict[int, str | None] = {}
+    for threads in counts:
         rt.set_threads(threads)
         with steps.step(f"measuring the fp32 GEMM peak on {threads} thread(s)"):
             run.gemm_peaks[threads] = gemm_peak_gflops(threads)
@@ -566,18 +577,27 @@ def _bench(
         jobs = [_Job(replace(j.result, threads=threads, extra=dict(j.result.extra),
                              times_ms=[]), j.load, j.gate, None, j.separate)
                 for j in template]  # fmt: skip
+        if threads != default_threads():
+            for j in jobs:  # timed anyway, it would be a wrong row in the scaling table
+                if j.result.runtime in OWN_THREADS and not j.result.error:
+                    j.result.error = OWN_THREADS[j.result.runtime].format(n=default_threads())
         run.results += [j.result for j in jobs]
         _load(jobs, threads, steps)
-        if n == 0:
-            _gate(jobs, subs, steps)
-            gated = {id(t): j.result.extra.get("gate") for t, j in zip(template, jobs, strict=True)}
-            failed = {id(t): j.result.error for t, j in zip(template, jobs, strict=True)}
-        else:  # numerics do not depend on the thread count: the first gate holds
-            for t, j in zip(template, jobs, strict=True):
-                if gated.get(id(t)):
-                    j.result.extra["gate"] = gated[id(t)]
-                if failed.get(id(t)) and not j.result.error:
-                    j.result.error, j.run = failed[id(t)], None
+        # numerics do not depend on the thread count: each runtime is gated at
+        # the first count it runs at, and that verdict holds for the others
+        todo = []
+        for t, j in zip(template, jobs, strict=True):
+            if id(t) in gated:
+                j.result.extra["gate"] = gated[id(t)]
+                if gate_errors.get(id(t)) and not j.result.error:
+                    j.result.error, j.run = gate_errors[id(t)], None
+            elif j.run is not None:
+                todo.append((t, j))
+        _gate(jobs, subs, steps, only=[j for _, j in todo])
+        for t, j in todo:
+            if j.result.extra.get("gate"):
+                gated[id(t)] = j.result.extra["gate"]
+                gate_errors[id(t)] = j.result.error
         _time(jobs, cfg, run, steps, threads)
         _run_separately([j for j in jobs if j.separate and not j.result.error], cfg, run, steps,
                         threads)  # fmt: skip

@@ -119,3 +119,22 @@ def test_thread_list_measures_each_count(tmp_path):
     assert "## Thread scaling" in markdown(run)
     again = BenchRun.from_json(run.to_json())
     assert [r.threads for r in again.results] == [1, 2] and again.thread_counts == [1, 2]
+
+
+@pytest.mark.slow
+def test_runtime_without_a_thread_count_is_timed_only_at_every_core(tmp_path):
+    """ExecuTorch's OpenVINO backend takes no thread count: a 1-thread row of
+    it would really run on every core, so it is not timed there."""
+    from mobilevid.bench.machine import default_threads
+
+    if rt.available("executorch-openvino"):
+        pytest.skip(rt.available("executorch-openvino"))
+    if default_threads() < 2:
+        pytest.skip("needs 2 usable CPUs")
+    cfg = BenchConfig(runtimes=["eager", "executorch-openvino"], threads=[1, default_threads()],
+                      artifacts_dir=tmp_path, **SMALL)  # fmt: skip
+    run = run_bench(cfg)
+    one, every = _rows(run, "executorch-openvino")
+    assert "takes no thread count" in one.error and one.times_ms == []
+    assert every.error is None and len(every.times_ms) == 10
+    assert every.extra["gate"]["passed"] and one.extra.get("gate") is None
