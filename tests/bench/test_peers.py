@@ -138,3 +138,26 @@ def test_runtime_without_a_thread_count_is_timed_only_at_every_core(tmp_path):
     assert "takes no thread count" in one.error and one.times_ms == []
     assert every.error is None and len(every.times_ms) == 10
     assert every.extra["gate"]["passed"] and one.extra.get("gate") is None
+
+
+def test_missing_peer_is_one_line_with_the_install_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    hidden = {"ai_edge_litert", "openvino", "onnxruntime"}
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n in hidden else real(n, *a)
+    )
+    assert "requirements-litert.txt" in rt.available("litert-int8")
+    assert "mobilevid[peers]" in rt.available("openvino")
+    assert "mobilevid[peers]" in rt.available("onnxruntime-int8")
+    from mobilevid.errors import MobilevidError
+
+    with pytest.raises(MobilevidError, match=r"--runtime litert: .*not installed"):
+        run_bench(BenchConfig(variants=["560m"], runtimes=["litert"]))
+    notes = []
+    from mobilevid.bench.host import _runtimes
+
+    chosen = _runtimes(BenchConfig(variants=["560m"]), notes)
+    assert "litert" not in chosen and "eager" in chosen
+    assert any(n.startswith("litert skipped:") and "\n" not in n for n in notes)

@@ -30,6 +30,13 @@ def run(*args, **kw) -> subprocess.CompletedProcess:
         (["export", "-m", "560m", "--recipe", "no-such-recipe"], "no recipe 'no-such-recipe'"),
         (["export", "-m", "560m", "-t", "coreml", "-q", "int2"], "not available for coreml"),
         (["verify", "/no/such.pte"], "no such artifact"),
+        (["export", "-m", "560m", "--backend", "tpu"], "backend"),
+        (["export", "-m", "560m", "-t", "openvino", "-q", "fp16"], "not available for openvino"),
+        (["export", "-m", "vit-s", "-t", "openvino", "-q", "int8"], "not available for the ViT"),
+        (
+            ["export", "-m", "560m", "-t", "executorch", "--backend", "openvino", "-q", "int8"],
+            "not available for executorch (openvino)",
+        ),
     ],
 )
 def test_export_user_errors(args, needle):
