@@ -319,11 +319,21 @@ def plot_runtimes(run: BenchRun, path: Path) -> None:
     groups = list(dict.fromkeys((r.model, r.threads) for r in run.results))
     keys = list(dict.fromkeys(r.key for r in run.results))
     width = 0.8 / max(len(keys), 1)
+    ncols = min(4, max(len(keys), 1))
+    rows = -(-len(keys) // ncols)
     fig, ax = plt.subplots(
-        figsize=(max(6, (0.9 + 0.12 * len(keys)) * len(groups) + 2), 4.8), dpi=120
+        figsize=(max(7, (0.9 + 0.12 * len(keys)) * len(groups) + 2), 4.2 + 0.2 * rows),
+        dpi=120,
+        layout="constrained",
     )
+    # one colour per runtime (tab10 repeats after ten; a bench has up to 14)
+    cmap = plt.get_cmap("tab10" if len(keys) <= 10 else "tab20")
     xs = np.arange(len(groups))
     for i, key in enumerate(keys):
+        rows_of_key = [r for r in run.results if r.key == key]
+        label = key
+        if rows_of_key and all(r.error for r in rows_of_key):
+            label += " (failed gate)" if "numerics gate" in rows_of_key[0].error else " (error)"
         med, lo, hi = [], [], []
         for m, t in groups:
             r = next(
@@ -334,7 +344,13 @@ def plot_runtimes(run: BenchRun, path: Path) -> None:
             lo.append(s.median - s.min if s else 0)
             hi.append(s.p90 - s.median if s else 0)
         bars = ax.bar(
-            xs + (i - (len(keys) - 1) / 2) * width, med, width, yerr=[lo, hi], capsize=2, label=key
+            xs + (i - (len(keys) - 1) / 2) * width,
+            med,
+            width,
+            yerr=[lo, hi],
+            capsize=2,
+            label=label,
+            color=cmap(i % cmap.N),
         )
         ax.bar_label(bars, labels=[f"{m:.0f}" if m else "" for m in med], fontsize=7, padding=2)
     names = [f"{m}\n{t} thread(s)" if _multi(run) else m for m, t in groups]
@@ -345,8 +361,7 @@ def plot_runtimes(run: BenchRun, path: Path) -> None:
     ax.set_ylabel("ms per clip (median; whisker min..p90)")
     ax.set_title(f"runtimes on {_where(run)}", fontsize=9)
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncols=2)
-    fig.tight_layout()
+    fig.legend(fontsize=7, ncols=ncols, loc="outside lower center")
     _save(fig, path)
 
 
