@@ -30,6 +30,23 @@ def int8(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="session")
+def ov_pte(tmp_path_factory):
+    """VMF-560M at 8x64 through ExecuTorch's OpenVINO backend, exported once
+    (~40 s): the export tests check it, the bench tests time it."""
+    import importlib.util
+
+    from mobilevid.export import ExportConfig, export
+
+    if importlib.util.find_spec("openvino") is None or importlib.util.find_spec("nncf") is None:
+        pytest.skip("openvino/nncf not installed (pip install 'mobilevid[peers]')")
+    out = tmp_path_factory.mktemp("etov")
+    return export(
+        ExportConfig(variant="560m", target="executorch", backend="openvino", output=out,
+                     frames=8, size=64)
+    )  # fmt: skip
+
+
 def _write_motion_video(path, label: int, frames: int, size: int, seed: int) -> None:
     """A synthetic motion clip as a real mp4 file (OpenCV, mp4v, 25 fps)."""
     import cv2

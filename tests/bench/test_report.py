@@ -111,7 +111,9 @@ def test_terminal_table(capsys):
     console = Console(width=200, force_terminal=False)
     print_table(_run(), console)
     out = capsys.readouterr().out
-    assert "vmf-560m" in out and "192.1" in out and "GEMM peak: 100.0" in out
+    assert "vmf-560m" in out and "3.14x" in out and "GEMM peak: 100.0" in out
+    assert "192.1" not in out  # the paper's ms stay in report.md: a row fits 120 columns
+    assert max(len(line) for line in out.splitlines()) <= 200
 
 
 def test_paper_table12_is_the_papers():

@@ -129,11 +129,8 @@ def test_a_tampered_bin_fails_verify(ir_fp32, tmp_path):
 
 
 @pytest.mark.slow
-def test_executorch_openvino_pte(tmp_path):
-    r = export(
-        ExportConfig(variant="560m", target="executorch", backend="openvino", output=tmp_path,
-                     **SMALL)
-    )  # fmt: skip
+def test_executorch_openvino_pte(ov_pte):
+    r = ov_pte
     assert r.path.name == "vmf-560m_openvino_fp32.pte"
     assert r.delegation["delegated_subgraphs"] == 1 and r.delegation["portable_nodes"] == 0
     meta = json.loads(r.sidecar.read_text())

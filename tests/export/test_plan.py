@@ -64,10 +64,13 @@ def test_backends_are_registered_per_target():
     assert {(b.target, b.name) for b in list_backends()} >= {
         ("executorch", "xnnpack"),
         ("coreml", "coreml"),
+        ("executorch", "openvino"),
+        ("openvino", "openvino"),
     }
     assert find_backend("executorch").name == "xnnpack"  # a target's default
-    with pytest.raises(MobilevidError, match="unknown backend 'openvino' for --target executorch"):
-        plan(ExportConfig(backend="openvino"))
+    assert find_backend("openvino").name == "openvino"
+    with pytest.raises(MobilevidError, match="unknown backend 'coreml' for --target executorch"):
+        plan(ExportConfig(backend="coreml"))
 
 
 def test_backend_rules_live_in_the_backend(tmp_path):
