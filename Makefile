@@ -48,6 +48,13 @@ check-full: $(DEV_STAMP)
 	$(MV) verify $(ART)/full/*.pte $(ART)/full/*.xml $(ART)/full/*.mlpackage
 	du -sh $(ART)/full/*.mlpackage
 	$(PY) -m pytest -m full -s -q tests
+	$(MV) setup arm64
+	$(MV) export --variant x3d-s --target executorch --quantize int8 --output $(ART)/full --force
+	$(MV) export --variant vit-s-sta --target executorch --output $(ART)/full --force
+	$(MV) verify $(ART)/full/vmf-560m_xnnpack_fp32.pte $(ART)/full/vmf-560m_xnnpack_int8.pte \
+	  $(ART)/full/vmf-5g_xnnpack_int8.pte $(ART)/full/x3d-s_xnnpack_int8.pte \
+	  $(ART)/full/vit-s-sta_xnnpack_fp32.pte --on pixel7
+	$(MV) verify $(ART)/full/vmf-560m_xnnpack_int8.pte --on galaxys23
 	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --artifacts-dir $(ART) --report reports/bench-host-table12
 	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --runtime eager openvino-ir openvino-int8 \
 	  --artifacts-dir $(ART) --report reports/bench-xeon-table12
@@ -126,8 +133,13 @@ $(DEV_STAMP): $(PEERS_STAMP)
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $@
 
-.PHONY: peers
+.PHONY: peers arm64
 peers: $(PEERS_STAMP)
+
+# The phone's aarch64 kernels under QEMU, for `mobilevid verify --on pixel7`
+# (Debian packages: run as root; cached in ~/.cache/mobilevid)
+arm64: $(STAMP)
+	$(MV) setup arm64
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

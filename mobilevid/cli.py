@@ -284,19 +284,50 @@ def verify(
     random: Annotated[int, typer.Option(help="Random inputs besides the real clips.")] = 2,
     real: Annotated[bool, typer.Option(help="Compare on the real sample clips.")] = True,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON reports.")] = False,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="A phone (pixel7, galaxys23, ...): run the .pte on the emulated aarch64 CPU "
+            "closest to its big cores (needs `mobilevid setup arm64`).",
+        ),
+    ] = None,
+    arch: Annotated[
+        str | None, typer.Option(help="arm64: run the .pte on an emulated aarch64 CPU.")
+    ] = None,
+    cpu: Annotated[
+        str | None,
+        typer.Option(help="With --arch arm64: cortex-a76 (default, sdot) | i8mm | sme."),
+    ] = None,
 ) -> None:
     """Run exported artifacts in their runtime and compare with eager PyTorch.
 
     Exit code 1 if any artifact misses its tolerance (fp32 .pte: max |diff| <= 1e-4;
-    int8 .pte: cosine >= 0.99 on every clip).
+    int8 .pte: cosine >= 0.99 on every clip). With --on PHONE or --arch arm64 the
+    .pte runs on the phone's XNNPACK kernels under QEMU, and is also compared
+    with itself on this machine.
     """
     from mobilevid.export.verify import verify as run_verify
     from mobilevid.ui import Steps
 
+    if on is not None:
+        from mobilevid.bench.devices import find_device
+
+        phone = find_device(on)
+        if phone.platform != "android" or not phone.emulated_cpu:
+            raise MobilevidError(
+                f"--on {on}: emulated verification covers Android phones (XNNPACK on aarch64); "
+                "iPhones run Core ML: verify the .mlpackage on a Mac"
+            )
+        arch, cpu = "arm64", cpu or phone.emulated_cpu
+    elif cpu is not None and arch is None:
+        arch = "arm64"
     reports = []
     for a in artifacts:
         with Steps(enabled=not as_json) as steps:
-            reports.append(run_verify(a, checkpoint, random, real, steps))
+            reports.append(
+                run_verify(a, checkpoint, random, real, steps, arch=arch, cpu=cpu or "cortex-a76")
+            )
     if as_json:
         _print_json([r.to_json() for r in reports])
     else:
@@ -304,6 +335,35 @@ def verify(
             _print_verify(r)
     if not all(r.passed for r in reports):
         raise typer.Exit(1)
+
+
+@app.command()
+def setup(
+    what: Annotated[str, typer.Argument(help="arm64: the emulated phone CPU for verify --on.")],
+) -> None:
+    """Set up an optional component, once (cached in ~/.cache/mobilevid).
+
+    arm64: qemu-user >= 8 and Debian's aarch64 cross compiler (apt-get, as
+    root), the aarch64 executorch wheel (PyPI), the C++ runner cross-compiled
+    against it, and a self-check of every emulated CPU model.
+    """
+    from mobilevid.ui import Steps
+
+    if what != "arm64":
+        raise MobilevidError(f"nothing to set up called {what!r}; choose: arm64")
+    from mobilevid.emulate import arm64
+    from mobilevid.ui import stdout_console
+
+    with Steps() as steps:
+        emu = arm64.setup(steps)
+    facts = json.loads((emu.root / "ready.json").read_text())
+    con = stdout_console()
+    con.print(
+        f"arm64 emulation ready: qemu {emu.qemu_version}, runner {emu.runner} "
+        f"({facts['cache_bytes'] / 1e6:.0f} MB in {emu.root}, {facts['seconds']:.0f} s)"
+    )
+    for c in arm64.CPUS.values():
+        con.print(f"  --cpu {c.name:<11} {c.isa}; int8 on {c.int8_kernels}")
 
 
 @app.command(cls=multi_value("variant", "artifact", "runtime", "quantize", "threads"))

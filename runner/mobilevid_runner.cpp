@@ -84,7 +84,7 @@ constexpr const char* kFormat = "mobilevid-device-bench/1";
 constexpr const char* kMethod = "forward";
 constexpr const char* kUsage =
     "usage: mobilevid_runner --model PATH [--warmup N=3] [--runs N=12] "
-    "[--threads N=0] --json OUT";
+    "[--threads N=0] [--inputs FILE --outputs FILE] --json OUT";
 
 struct Args {
   std::string model;
@@ -92,6 +92,12 @@ struct Args {
   long warmup = 3;
   long runs = 12;
   long threads = 0;
+  // Verification mode: FILE holds k clips (each the raw bytes of every input,
+  // concatenated); each is run once and output 0's raw bytes are appended to
+  // --outputs. Lets `mobilevid verify --arch arm64` feed the same clips to the
+  // .pte under emulation as on the host.
+  std::string inputs;
+  std::string outputs;
 };
 
 struct Report {
@@ -184,7 +190,8 @@ std::string parse_args(int argc, char** argv, Args* args) {
       inline_value = true;
     }
     if (flag != "--model" && flag != "--json" && flag != "--warmup" &&
-        flag != "--runs" && flag != "--threads") {
+        flag != "--runs" && flag != "--threads" && flag != "--inputs" &&
+        flag != "--outputs") {
       return "unknown argument '" + std::string(argv[i]) + "'";
     }
     if (!inline_value) {
@@ -205,6 +212,10 @@ std::string parse_args(int argc, char** argv, Args* args) {
       }
       args->json = value;
       have_json = true;
+    } else if (flag == "--inputs") {
+      args->inputs = value;
+    } else if (flag == "--outputs") {
+      args->outputs = value;
     } else if (flag == "--warmup") {
       if (!parse_long(value, 0, &args->warmup)) {
         return "--warmup must be an integer >= 0, got '" + value + "'";
@@ -224,6 +235,9 @@ std::string parse_args(int argc, char** argv, Args* args) {
   }
   if (!have_json) {
     return "--json is required";
+  }
+  if (args->inputs.empty() != args->outputs.empty()) {
+    return "--inputs and --outputs go together";
   }
   return "";
 }
@@ -623,6 +637,72 @@ void execute(et::Method& method, const char* what, long index) {
   }
 }
 
+// Output 0's raw bytes, appended to an open file.
+void append_output(et::Method& method, FILE* f, const std::string& path) {
+  const et::EValue& out = method.get_output(0);
+  if (!out.isTensor()) {
+    fail("the first output of forward is not a tensor");
+  }
+  const Tensor t = out.toTensor();
+  if (std::fwrite(t.const_data_ptr(), 1, t.nbytes(), f) != t.nbytes()) {
+    fail("cannot write --outputs " + path);
+  }
+}
+
+// Runs every clip of --inputs once, in order, and writes each output.
+void run_clips(
+    const Args& args,
+    et::Method& method,
+    const std::vector<std::unique_ptr<InputTensor>>& inputs,
+    Report* report) {
+  size_t clip_bytes = 0;
+  for (const auto& in : inputs) {
+    clip_bytes += in->data.size();
+  }
+  FILE* in = std::fopen(args.inputs.c_str(), "rb");
+  if (in == nullptr) {
+    fail("cannot open --inputs " + args.inputs);
+  }
+  std::fseek(in, 0, SEEK_END);
+  const long size = std::ftell(in);
+  std::fseek(in, 0, SEEK_SET);
+  if (size <= 0 || clip_bytes == 0 || static_cast<size_t>(size) % clip_bytes != 0) {
+    std::fclose(in);
+    fail("--inputs " + args.inputs + " holds " + std::to_string(size) +
+         " bytes, not a whole number of clips of " + std::to_string(clip_bytes) +
+         " bytes");
+  }
+  FILE* out = std::fopen(args.outputs.c_str(), "wb");
+  if (out == nullptr) {
+    std::fclose(in);
+    fail("cannot write --outputs " + args.outputs);
+  }
+  const size_t clips = static_cast<size_t>(size) / clip_bytes;
+  try {
+    for (size_t c = 0; c < clips; ++c) {
+      for (const auto& t : inputs) {
+        if (std::fread(t->data.data(), 1, t->data.size(), in) != t->data.size()) {
+          fail("cannot read clip " + std::to_string(c + 1) + " of --inputs");
+        }
+      }
+      set_inputs(method, inputs);
+      const auto start = Clock::now();
+      execute(method, "clip", static_cast<long>(c));
+      report->times_ms.push_back(ms_since(start));
+      append_output(method, out, args.outputs);
+    }
+  } catch (...) {
+    std::fclose(in);
+    std::fclose(out);
+    throw;
+  }
+  std::fclose(in);
+  if (std::fclose(out) != 0) {
+    fail("cannot write --outputs " + args.outputs);
+  }
+  read_output(method, report);
+}
+
 void bench(const Args& args, Report* report) {
   set_threads(args.threads);
 
@@ -637,6 +717,10 @@ void bench(const Args& args, Report* report) {
   }
   const auto inputs = make_inputs(meta.get());
   et::Method& method = *l.method;
+  if (!args.inputs.empty()) {
+    run_clips(args, method, inputs, report);
+    return;
+  }
 
   for (long i = 0; i < args.warmup; ++i) {
     set_inputs(method, inputs);
@@ -705,12 +789,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf(
-      "%s: load %.1f ms, median %.2f ms over %ld runs (%zu threads), "
+      "%s: load %.1f ms, median %.2f ms over %zu %s (%zu threads), "
       "output [%s] checksum %s -> %s\n",
       report.model_stem.c_str(),
       report.load_ms.value_or(0.0),
       median(report.times_ms),
-      args.runs,
+      report.times_ms.size(),
+      args.inputs.empty() ? "runs" : "clips",
       pool_threads(),
       [&] {
         std::string s;

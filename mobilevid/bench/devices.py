@@ -23,10 +23,22 @@ class Device:
     soc: str = ""
     models: tuple[str, ...] = ()  # ro.product.model / ProductType; "X*" is a prefix
     aliases: tuple[str, ...] = ()
+    # the emulated aarch64 CPU closest to the big cores' ISA (mobilevid.emulate.arm64.CPUS),
+    # for `mobilevid verify --on NAME`
+    emulated_cpu: str = ""
+
+
+# Big cores -> XNNPACK's int8 kernels: Tensor G1/G2 (Cortex-X1, A76/A78) are ARMv8.2 with
+# dot product (sdot); Snapdragon 8 Gen 1 and later, Tensor G3+ and Exynos 2200+ (Cortex-X2
+# and later, ARMv9) add i8mm (smmla). None of these phones has SME.
+_ISA = {
+    "Google Tensor": "cortex-a76",
+    "Google Tensor G2": "cortex-a76",
+}
 
 
 def _android(name: str, label: str, soc: str, *models: str) -> Device:
-    return Device(name, "android", label, soc, models)
+    return Device(name, "android", label, soc, models, emulated_cpu=_ISA.get(soc, "i8mm"))
 
 
 def _iphone(name: str, label: str, soc: str, *types: str) -> Device:

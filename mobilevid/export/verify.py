@@ -86,6 +86,8 @@ class VerifyReport:
     checks: list[InputCheck] = field(default_factory=list)
     interface: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # arch="arm64": the emulated CPU, and the .pte on it against the same .pte on x86
+    emulation: dict[str, Any] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -200,7 +202,12 @@ def verify(
     n_random: int = 2,
     real: bool = True,
     steps: Steps | None = None,
+    arch: str | None = None,
+    cpu: str = "cortex-a76",
 ) -> VerifyReport:
+    """Check an artifact against the eager model it came from. ``arch="arm64"``
+    runs a .pte on an emulated aarch64 ``cpu`` (the phone's XNNPACK kernels,
+    :mod:`mobilevid.emulate.arm64`) instead of this machine's."""
     from mobilevid.export.artifact import read_sidecar
 
     steps = steps or Steps(enabled=False)
@@ -241,6 +248,15 @@ def verify(
         with steps.step("loading the .pte in the ExecuTorch runtime"):
             run = load_pte(path)
         report.runtime = "executorch"
+    if arch not in (None, "x86_64", "host"):
+        if arch != "arm64":
+            raise MobilevidError(f"--arch {arch}: choose arm64 (or leave it out for this CPU)")
+        if target != "executorch" or (meta.get("backend") or "xnnpack") != "xnnpack":
+            raise MobilevidError(
+                f"{path}: --arch arm64 runs XNNPACK .pte files (the phone's kernels), not "
+                f"{target} ({meta.get('backend')})"
+            )
+        return _verify_arm64(path, meta, report, run, checkpoint, n_random, real, steps, cpu)
 
     with steps.step("building the eager reference model"):
         model = reference_model(meta, checkpoint)
@@ -252,4 +268,52 @@ def verify(
         for name, x in steps.track(items, "comparing with eager PyTorch", len(items)):
             gated = exact or not name.startswith("random")
             report.checks.append(compare(name, model(x), run(x), max_abs, min_cos, gated))
+    return report
+
+
+def _verify_arm64(path, meta, report, host_run, checkpoint, n_random, real, steps, cpu_name):
+    """The .pte on an emulated aarch64 CPU: every clip in one emulated process,
+    compared with eager by the usual gates, and with the same .pte on x86."""
+    import numpy as np
+
+    from mobilevid.emulate import arm64
+
+    cpu = arm64.find_cpu(cpu_name)
+    emu = arm64.find()
+    with steps.step(f"self-check of qemu {emu.qemu_version} -cpu {cpu.qemu}"):
+        arm64.self_check(emu, cpu)
+    with steps.step("building the eager reference model"):
+        model = reference_model(meta, checkpoint)
+    items = _inputs(meta, n_random, real, steps)
+    clips = [x.numpy().reshape(-1) for _, x in items]
+    with steps.step(f"running {len(items)} inputs on emulated aarch64 ({cpu.name}, 1 thread)"):
+        outs, wall = arm64.run_pte(emu, cpu, path, clips)
+    report.runtime = f"executorch on emulated aarch64 (qemu {emu.qemu_version}, -cpu {cpu.qemu})"
+    max_abs, min_cos = report.thresholds["max_abs"], report.thresholds["min_cosine"]
+    exact = report.quantize == "fp32"
+    worst, same = 0.0, 0
+    with torch.no_grad():
+        for (name, x), out in zip(items, outs, strict=True):
+            arm = torch.from_numpy(np.array(out)).reshape(1, -1)
+            gated = exact or not name.startswith("random")
+            report.checks.append(compare(name, model(x), arm, max_abs, min_cos, gated))
+            host = torch.as_tensor(host_run(x)).reshape(1, -1).float()
+            worst = max(worst, (host - arm).abs().max().item())
+            same += bool(torch.equal(host, arm))
+    report.emulation = {
+        "arch": "arm64",
+        "cpu": cpu.name,
+        "qemu_cpu": cpu.qemu,
+        "qemu_version": emu.qemu_version,
+        "isa": cpu.isa,
+        "int8_kernels": cpu.int8_kernels,
+        "phones": cpu.phones,
+        "vs_x86_max_abs": worst,
+        "vs_x86_bit_exact": f"{same}/{len(items)}",
+        "emulated_wall_s": round(wall, 1),
+    }
+    report.notes.append(
+        f"aarch64 ({cpu.name}: {cpu.isa}) vs x86, the same .pte: max |diff| {worst:.2e}, "
+        f"bit-exact on {same}/{len(items)} inputs; emulated in {wall:.1f} s"
+    )
     return report
