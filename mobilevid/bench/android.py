@@ -140,7 +140,8 @@ def connect(
         seen = ", ".join(d.serial for d in found) or "no phone"
         raise MobilevidError(
             f"no {device.label} connected (adb sees {seen}): plug it in with USB debugging on "
-            "and accept the prompt, check `mobilevid devices`, or pass --serial"
+            "and accept the prompt, check `mobilevid devices`, or pass --serial; for numerics "
+            f"on its CPU kernels without the phone: mobilevid verify FILE.pte --on {device.name}"
         )
     if len(hits) > 1:
         raise MobilevidError(

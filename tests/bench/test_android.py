@@ -226,7 +226,7 @@ def test_real_adb_server_without_a_phone(private_adb_port):
     """adbutils starts its bundled adb on a private port; it lists no phone, and
     asking for one fails with the one-line instruction."""
     assert android.connected() == []
-    with pytest.raises(MobilevidError, match="no Google Pixel 7 connected"):
+    with pytest.raises(MobilevidError, match=r"no Google Pixel 7 connected.*verify .* --on pixel7"):
         android.connect(find_device("pixel7"))
 
 
