@@ -226,7 +226,10 @@ def _aarch64_wheel(root: Path, steps: Steps) -> Path:
               "--abi", "cp311", "--platform", "manylinux_2_28_aarch64", "--platform",
               "manylinux_2_17_aarch64", "--platform", "manylinux2014_aarch64", "-q",
               "-d", str(wheels)], "pip download executorch (aarch64)")  # fmt: skip
-    (whl,) = wheels.glob(f"executorch-{version}-*aarch64*.whl")
+    found = sorted(wheels.glob(f"executorch-{version}-*aarch64*.whl"))
+    if not found:
+        raise MobilevidError(f"pip found no aarch64 wheel of executorch {version} on PyPI")
+    whl = found[-1]
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".unpack-"))
     with steps.step("unpacking it"):
         with zipfile.ZipFile(whl) as z:
@@ -377,7 +380,8 @@ def setup(steps: Steps | None = None) -> Emulator:
     runner = _build_runner(root, config, steps)
     _self_check_model(root, steps)
     qemu = _which_qemu()
-    assert qemu is not None
+    if qemu is None:
+        raise MobilevidError("qemu-aarch64 is still not on PATH after installing qemu-user")
     emu = Emulator(qemu, _qemu_version(qemu)[0], runner, root)
     for cpu in CPUS.values():
         with steps.step(f"self-check on -cpu {cpu.qemu}"):
