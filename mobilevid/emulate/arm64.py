@@ -52,6 +52,7 @@ __all__ = [
     "Emulator",
     "find",
     "find_cpu",
+    "kernel_families",
     "run_pte",
     "self_check",
     "setup",
@@ -124,8 +125,9 @@ class Emulator:
     runner: Path
     root: Path
 
-    def command(self, cpu: EmulatedCPU, *args: str) -> list[str]:
-        return [str(self.qemu), "-L", str(SYSROOT), "-cpu", cpu.qemu, str(self.runner), *args]
+    def command(self, cpu: EmulatedCPU, *args: str, qemu_args: tuple[str, ...] = ()) -> list[str]:
+        return [str(self.qemu), "-L", str(SYSROOT), "-cpu", cpu.qemu, *qemu_args,
+                str(self.runner), *args]  # fmt: skip
 
 
 # ---------------------------------------------------------------- helpers --
@@ -420,6 +422,7 @@ def run_pte(
     clips: list[np.ndarray],
     checked: bool = True,
     timeout_per_clip: float = 300.0,
+    qemu_args: tuple[str, ...] = (),
 ) -> tuple[list[np.ndarray], float]:
     """Run ``pte`` on the emulated ``cpu`` for each clip (float32 arrays of
     the program's input size); return output 0 per clip and the wall time.
@@ -432,7 +435,7 @@ def run_pte(
                                             for c in clips))  # fmt: skip
         cmd = emu.command(cpu, "--model", str(Path(pte).resolve()), "--inputs", str(t / "in.bin"),
                           "--outputs", str(t / "out.bin"), "--json", str(t / "r.json"),
-                          "--threads", "1")  # fmt: skip
+                          "--threads", "1", qemu_args=qemu_args)  # fmt: skip
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # fmt: skip
@@ -449,3 +452,63 @@ def run_pte(
             raise MobilevidError(f"{pte}: the aarch64 runner failed under qemu ({why})")
         out = np.frombuffer((t / "out.bin").read_bytes(), np.float32)
     return list(out.reshape(len(clips), -1)), wall
+
+
+# Instruction families that say which XNNPACK / KleidiAI kernels did the math
+_FAMILIES = {
+    "sdot": "dot product (sdot)",
+    "udot": "dot product (udot)",
+    "usdot": "dot product (usdot)",
+    "smmla": "int8 matrix multiply (smmla)",
+    "ummla": "int8 matrix multiply (ummla)",
+    "usmmla": "int8 matrix multiply (usmmla)",
+    "bfmmla": "bf16 matrix multiply (bfmmla)",
+    "smopa": "SME int8 outer product (smopa)",
+    "fmopa": "SME fp32 outer product (fmopa)",
+    "bfmopa": "SME bf16 outer product (bfmopa)",
+}
+
+
+def kernel_families(emu: Emulator, cpu: EmulatedCPU, pte: Path, clip: np.ndarray) -> dict:
+    """Which instruction families the program's math used on ``cpu``, from
+    QEMU's log of translated code (``-d in_asm``: each translated block once,
+    so counts are code sites that ran, not executions). QEMU's disassembler
+    prints dot-product, i8mm and SME instructions as raw words; Debian's
+    aarch64 objdump decodes them. Debian's QEMU has no TCG plugins, so an
+    execution count per instruction is not available this way."""
+    import collections
+    import struct
+
+    objdump = shutil.which("aarch64-linux-gnu-objdump")
+    if objdump is None:
+        raise MobilevidError("aarch64-linux-gnu-objdump not found: run `mobilevid setup arm64`")
+    with tempfile.TemporaryDirectory(prefix="mobilevid-arm64-asm-") as tmp:
+        log = Path(tmp) / "in_asm.log"
+        run_pte(emu, cpu, pte, [clip], checked=False, qemu_args=("-d", "in_asm", "-D", str(log)))
+        words = []
+        with open(log, errors="replace") as f:
+            for line in f:
+                m = re.match(r"^0x[0-9a-f]+:\s+([0-9a-f]{8})\s", line)
+                if m:
+                    words.append(int(m.group(1), 16))
+        distinct = sorted(set(words))
+        blob = Path(tmp) / "words.bin"
+        blob.write_bytes(b"".join(struct.pack("<I", w) for w in distinct))
+        dis = _run([objdump, "-D", "-b", "binary", "-m", "aarch64", "-M", "no-aliases", str(blob)],
+                   "objdump of the translated code")  # fmt: skip
+    ops: dict[int, str] = {}
+    for line in dis.splitlines():
+        m = re.match(r"^\s*[0-9a-f]+:\s+([0-9a-f]{8})\s+(\S+)\s*(.*)", line)
+        if m:
+            op, args = m.group(2), m.group(3)
+            sve = args.startswith("z") and op in ("sdot", "udot")  # SVE/SME registers
+            ops[int(m.group(1), 16)] = op + (" (SVE/SME)" if sve else "")
+    counts: collections.Counter[str] = collections.Counter()
+    for w in words:
+        op = ops.get(w, "")
+        base = op.split(" ")[0]
+        if base in _FAMILIES:
+            counts[_FAMILIES[base] + (" on SVE/SME registers" if "SVE" in op else "")] += 1
+        elif base in ("smstart", "smstop"):
+            counts["SME streaming mode (smstart/smstop)"] += 1
+    return {"translated_instructions": len(words), "families": dict(counts.most_common())}

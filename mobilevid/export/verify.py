@@ -288,6 +288,8 @@ def _verify_arm64(path, meta, report, host_run, checkpoint, n_random, real, step
     clips = [x.numpy().reshape(-1) for _, x in items]
     with steps.step(f"running {len(items)} inputs on emulated aarch64 ({cpu.name}, 1 thread)"):
         outs, wall = arm64.run_pte(emu, cpu, path, clips)
+    with steps.step("tracing which kernel families ran (one clip, qemu -d in_asm)"):
+        kernels = arm64.kernel_families(emu, cpu, path, clips[0])
     report.runtime = f"executorch on emulated aarch64 (qemu {emu.qemu_version}, -cpu {cpu.qemu})"
     max_abs, min_cos = report.thresholds["max_abs"], report.thresholds["min_cosine"]
     exact = report.quantize == "fp32"
@@ -311,7 +313,13 @@ def _verify_arm64(path, meta, report, host_run, checkpoint, n_random, real, step
         "vs_x86_max_abs": worst,
         "vs_x86_bit_exact": f"{same}/{len(items)}",
         "emulated_wall_s": round(wall, 1),
+        "kernels": kernels,
     }
+    fams = kernels["families"]
+    report.notes.append(
+        "kernel families that ran (translated code sites): "
+        + (", ".join(f"{k} x{v}" for k, v in fams.items()) or "no dot-product, i8mm or SME code")
+    )
     report.notes.append(
         f"aarch64 ({cpu.name}: {cpu.isa}) vs x86, the same .pte: max |diff| {worst:.2e}, "
         f"bit-exact on {same}/{len(items)} inputs; emulated in {wall:.1f} s"

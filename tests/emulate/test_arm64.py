@@ -50,6 +50,10 @@ def test_int8_pte_on_emulated_phone_cpus(emu, int8, cpu):
     # on 13/14 inputs at 16x64 and 6/14 at full shape, max 7.5e-3)
     done, total = map(int, e["vs_x86_bit_exact"].split("/"))
     assert total == 13 and 0 <= done <= total and e["vs_x86_max_abs"] < 0.05
+    # which kernels did the int8 math, from the translated code
+    fams = " ".join(e["kernels"]["families"])
+    want, not_want = ("sdot", "smmla") if cpu == "cortex-a76" else ("smmla", "sdot")
+    assert want in fams and not_want not in fams and "SME" not in fams, fams
 
 
 def test_fp32_pte_on_emulated_pixel7(emu, fp32):
