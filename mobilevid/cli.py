@@ -427,6 +427,18 @@ def bench(
             "runtime leaves spinning do not take the cores of the next."
         ),
     ] = 0.1,
+    over_time: Annotated[
+        bool,
+        typer.Option(
+            "--over-time",
+            help="Also the cost per update of recognition over time (a window every --hop): "
+            "latency per update and the real-time factor.",
+        ),
+    ] = False,
+    hop: Annotated[
+        str, typer.Option(help="--over-time: seconds (0.5) or frames (8f) between updates.")
+    ] = "0.5",
+    fps: Annotated[float, typer.Option(help="--over-time: the camera's frame rate.")] = 30.0,
     artifacts_dir: Annotated[
         Path, typer.Option(help="Where to look for / export the artifacts of --variant.")
     ] = Path("artifacts"),
@@ -443,7 +455,8 @@ def bench(
     """Latency per clip beside the paper's Table 12: on this CPU, an Android phone or an iPhone.
 
     Examples: `mobilevid bench --device host --variant 560m 1g 2g 5g x3d-s`;
-    `mobilevid bench --device pixel7 --variant 560m -q int8`.
+    `mobilevid bench --device pixel7 --variant 560m -q int8`;
+    `mobilevid bench --variant 560m --over-time --hop 0.5` (cost per live update).
     Writes a terminal table, JSON (ExecuTorch metric names), Markdown and PNG plots.
     """
     import time as _time
@@ -584,32 +597,86 @@ def train_cmd(
     con.print(f"next: mobilevid export --checkpoint {result.best} {target}")
 
 
+ViewsOpt = Annotated[
+    str,
+    typer.Option(
+        "--views", metavar="CLIPSxCROPS",
+        help="Multi-view testing as in the papers: temporal clips x spatial crops "
+        "(1x1, 4x3, 10x3); the views' probabilities are averaged.",
+    ),
+]  # fmt: skip
+
+
 @app.command()
 def predict(
     videos: Annotated[list[Path], typer.Argument(help="Video file(s).")],
     variant: EagerOpt = None,
     artifact: PteOpt = None,
     checkpoint: CheckpointOpt = None,
-    topk: Annotated[int, typer.Option(help="Labels per video.")] = 5,
+    topk: Annotated[int, typer.Option(help="Labels per video (per window).")] = 5,
+    views: ViewsOpt = "1x1",
+    over_time: Annotated[
+        bool,
+        typer.Option("--over-time", help="Slide a window over the whole video: a timeline."),
+    ] = False,
+    window: Annotated[
+        int | None,
+        typer.Option(help="--over-time: sampled frames per window [default: the model's clip]."),
+    ] = None,
+    hop: Annotated[
+        str, typer.Option(help="--over-time: seconds (0.5, 0.5s) or frames (8f) between windows.")
+    ] = "0.5",
+    stride: Annotated[
+        int | None,
+        typer.Option(
+            help="--over-time: video frames between a window's frames "
+            "[default: the model's frame stride, else 1]."
+        ),
+    ] = None,
+    smooth: Annotated[
+        int, typer.Option(help="--over-time: average the last N windows' probabilities.")
+    ] = 1,
+    plot: Annotated[
+        Path | None,
+        typer.Option(help="--over-time: write a PNG of class probabilities over time."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Top-k labels for each video, with eager PyTorch or an exported .pte.
 
     With no model given, the built-in checkpoint (VMF-560M trained on the
-    synthetic motion set) answers.
+    synthetic motion set) answers. `--over-time` follows the video: a window of
+    the model's clip every `--hop`, printed as a timeline of segments.
 
     Examples: `mobilevid predict clip.mp4 --checkpoint runs/train/best.pt`;
-    `mobilevid predict a.mp4 b.mp4 --artifact artifacts/vmf-560m_xnnpack_int8.pte --json`.
+    `mobilevid predict a.mp4 b.mp4 --artifact artifacts/vmf-560m_xnnpack_int8.pte --json`;
+    `mobilevid predict long.mp4 --over-time --hop 0.5 --plot timeline.png`.
     """
+    from mobilevid.data.windows import parse_views
     from mobilevid.inference import load_predictor
 
     if topk < 1:
         raise MobilevidError("--topk must be positive")
+    views_ = parse_views(views)
+    if not over_time:
+        used = [f for f, v in (("--window", window), ("--stride", stride), ("--plot", plot)) if v]
+        if used or smooth != 1 or hop != "0.5":
+            flags = (
+                used + (["--smooth"] if smooth != 1 else []) + (["--hop"] if hop != "0.5" else [])
+            )
+            raise MobilevidError(f"{', '.join(flags)} only apply with --over-time")
+    elif views_ != (1, 1):
+        raise MobilevidError("--views is for one answer per video; --over-time takes one view")
+    if smooth < 1:
+        raise MobilevidError(f"--smooth {smooth}: must be at least 1 window")
     pred = load_predictor(variant=variant, checkpoint=checkpoint, artifact=artifact)
+    if over_time:
+        _predict_over_time(pred, videos, window, hop, stride, smooth, plot, topk, as_json)
+        return
     results, failed = [], 0
     for v in videos:
         try:
-            results.append(pred.predict(v, topk))
+            results.append(pred.predict(v, topk, views_))
         except MobilevidError as e:
             failed += 1
             _error(str(e))
@@ -623,9 +690,104 @@ def predict(
             con.print(f"[yellow]{pred.warning}[/yellow]")
         for r in results:
             top = "  ".join(f"{t['label']} {t['score']:.2f}" for t in r["top"])
-            con.print(f"{r['video']}: {top}  [dim]({r['ms']:.0f} ms)[/dim]")
+            extra = f", {r['views']} views" if "views" in r else ""
+            con.print(f"{r['video']}: {top}  [dim]({r['ms']:.0f} ms{extra})[/dim]")
     if failed:
         raise typer.Exit(2)
+
+
+def _predict_over_time(pred, videos, window, hop, stride, smooth, plot, topk, as_json) -> None:
+    """One timeline per video; Ctrl-C prints what was done so far, exit 130."""
+    from mobilevid.inference.timeline import over_time, plot_timeline
+    from mobilevid.ui import stderr_console, stdout_console
+
+    con = stdout_console()
+    if pred.warning and not as_json:
+        con.print(f"[yellow]{pred.warning}[/yellow]")
+    done, failed, interrupted = [], 0, False
+    plots = {}
+    for v in videos:
+        tl = None
+        try:
+            with _progress() as bar:
+                task = bar.add_task(f"{Path(v).name}", total=None)
+
+                def started(t, n, task=task, bar=bar):
+                    bar.update(task, total=n or None)
+
+                def tick(task=task, bar=bar):
+                    bar.advance(task)
+
+                for step in over_time(pred, v, window, hop, stride, started, tick):
+                    tl = step[0]
+        except KeyboardInterrupt:
+            interrupted = True
+            if tl is not None:
+                tl.interrupted = True
+        except MobilevidError as e:
+            failed += 1
+            _error(str(e))
+            continue
+        if tl is not None and tl.results:
+            done.append(tl)
+            if plot:
+                path = (
+                    plot
+                    if len(videos) == 1
+                    else plot.with_name(f"{plot.stem}_{Path(v).stem}{plot.suffix}")
+                )
+                plot_timeline(tl, path, smooth, title=pred.description)
+                plots[str(v)] = str(path)
+        if interrupted:
+            break
+    if as_json:
+        rows = [t.to_json(topk, smooth) for t in done]
+        for row in rows:
+            if row["video"] in plots:
+                row["plot"] = plots[row["video"]]
+        _print_json({"model": pred.description, "timelines": rows, "interrupted": interrupted})
+    else:
+        for t in done:
+            _print_timeline(con, t, smooth, plots.get(str(t.video)))
+    for t in done:
+        for note in t.notes:
+            stderr_console().print(f"note: {t.video.name}: {note}")
+    if interrupted:
+        _error("interrupted: the timeline above covers what was decoded before Ctrl-C")
+        raise typer.Exit(130)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _print_timeline(con, tl, smooth: int, plot: str | None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    w = tl.windows
+    ms = sorted(r.ms for r in tl.results)
+    title = (
+        f"{tl.video}: {tl.duration:.1f} s, {len(tl.results)} windows of {w.window} frames "
+        f"x{w.stride} ({w.span / tl.fps:.2f} s) every {w.hop / tl.fps:.2f} s"
+        + (" [interrupted]" if tl.interrupted else "")
+    )
+    con.print(title)
+    t = Table(box=box.SIMPLE_HEAD)
+    for c, j in (("start", "right"), ("end", "right"), ("label", "left"), ("score", "right"),
+                 ("windows", "right")):  # fmt: skip
+        t.add_column(c, justify=j, no_wrap=True)
+    for s in tl.segments(smooth):
+        t.add_row(_clock(s.start), _clock(s.end), s.label, f"{s.score:.2f}", str(s.windows))
+    con.print(t)
+    con.print(
+        f"[dim]model {ms[len(ms) // 2]:.1f} ms per window (median)"
+        + (f"; plot: {plot}" if plot else "")
+        + "[/dim]"
+    )
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(seconds, 60)
+    return f"{int(m)}:{s:05.2f}"
 
 
 @app.command()
@@ -638,6 +800,7 @@ def evaluate(
     checkpoint: CheckpointOpt = None,
     batch_size: Annotated[int, typer.Option(help="Clips per forward (eager only).")] = 8,
     workers: Annotated[int, typer.Option(help="Decoding processes.")] = 2,
+    views: ViewsOpt = "1x1",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Top-1/top-5 of a checkpoint or an exported .pte on a dataset (the .pte in
@@ -646,18 +809,23 @@ def evaluate(
     Example: `mobilevid evaluate synthetic --artifact artifacts/vmf-560m_xnnpack_int8.pte`.
     """
     from mobilevid.data.datasets import open_dataset
+    from mobilevid.data.windows import parse_views
     from mobilevid.inference import load_predictor
     from mobilevid.train import evaluate as run_eval
 
+    views_ = parse_views(views)
     pred = load_predictor(variant=variant, checkpoint=checkpoint, artifact=artifact)
-    ds = open_dataset(data, pred.spec, train=False, classes=pred.labels)
+    ds = open_dataset(data, pred.spec, train=False, classes=pred.labels, views=views_)
     if pred.batch_size:
         batch_size = pred.batch_size
+    nviews = views_[0] * views_[1]
     with _progress() as bar:
         task = bar.add_task(f"evaluating {pred.description}", total=len(ds))
-        r = run_eval(pred.logits, ds, batch_size, workers, progress=lambda n: bar.advance(task, n))
-    row = {"model": pred.description, "data": data, "clips": r.clips, "skipped": r.skipped,
-           "top1": r.top1, "top5": r.top5, "loss": r.loss}  # fmt: skip
+        r = run_eval(
+            pred.view_logits, ds, batch_size, workers, progress=lambda n: bar.advance(task, n)
+        )
+    row = {"model": pred.description, "data": data, "views": views, "clips": r.clips,
+           "skipped": r.skipped, "top1": r.top1, "top5": r.top5, "loss": r.loss}  # fmt: skip
     if as_json:
         _print_json(row)
         return
@@ -665,7 +833,10 @@ def evaluate(
 
     stdout_console().print(
         f"{pred.description} on {data}: top-1 {100 * r.top1:.2f}%  top-5 {100 * r.top5:.2f}%  "
-        f"({r.clips} clips" + (f", {r.skipped} unreadable skipped" if r.skipped else "") + ")"
+        f"({r.clips} clips"
+        + (f", {views} views each" if nviews > 1 else "")
+        + (f", {r.skipped} unreadable skipped" if r.skipped else "")
+        + ")"
     )
 
 

@@ -65,3 +65,43 @@ def _write_motion_video(path, label: int, frames: int, size: int, seed: int) -> 
 def motion_video():
     """``motion_video(path, label, frames, size, seed)`` writes one mp4."""
     return _write_motion_video
+
+
+@pytest.fixture(scope="session")
+def builtin_pte(tmp_path_factory):
+    """The built-in motion checkpoint exported as fp32 and int8 .pte (~2 min):
+    recognition over time and multi-view evaluation compare them with eager."""
+    from mobilevid.export import ExportConfig, export
+
+    out = tmp_path_factory.mktemp("builtin")
+    ckpt = "builtin:vmf-560m-motion"
+    return {
+        q: export(ExportConfig(checkpoint=ckpt, quantize=q, output=out)).path
+        for q in ("fp32", "int8")
+    }
+
+
+def write_motion_sequence(path, labels, seconds: float, fps: int = 25, height: int = 128,
+                          width: int = 160, seed: int = 0) -> list[float]:  # fmt: skip
+    """An mp4 of synthetic motions back to back, ``seconds`` each, 4:3-ish
+    landscape at twice the built-in model's 64 px (so its texture cells are 16
+    px, and 8 px once the centre square is resized, as in training). Returns
+    the times of the cuts."""
+    import cv2
+    import numpy as np
+
+    from mobilevid.data.synthetic import motion_frames
+
+    n = round(seconds * fps)
+    w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for k, label in enumerate(labels):
+        clip = motion_frames(label, n, height, width, seed=seed + k, cell=8 * height // 64)
+        for f in (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8):
+            w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+    w.release()
+    return [k * n / fps for k in range(1, len(labels))]
+
+
+@pytest.fixture(scope="session")
+def motion_sequence():
+    return write_motion_sequence

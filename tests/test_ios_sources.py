@@ -275,7 +275,31 @@ def test_core_package_lists_its_sources_and_vectors():
     assert 'name: "MobilevidCore"' in manifest and ".iOS(.v17)" in manifest
     tests = "\n".join(p.read_text() for p in (CORE / "Tests").rglob("*.swift"))
     generate = Path(__file__).parent / "app_vectors" / "generate.py"
-    for name in ("sampling.json", "preprocess.json", "topk.json", "stats.json", "sidecar.json"):
+    generated = generate.read_text()
+    names = ("sampling", "preprocess", "topk", "stats", "sidecar", "windows")
+    for name in (f"{n}.json" for n in names):
         assert f'"{name}"' in tests, f"the Swift tests do not read {name}"
-        assert name in generate.read_text()
+        assert name in generated
     assert "#filePath" in tests and '"app_vectors"' in tests
+
+
+def test_live_mode_core_uses_the_vector_keys_and_the_java_names():
+    """The Swift live-mode core (Windows, LiveSchedule, Smoother) decodes every
+    key of windows.json and offers the operations the Java core offers."""
+    import json
+
+    vec = json.loads((Path(__file__).parent / "app_vectors" / "windows.json").read_text())
+    text = (CORE / "Tests/MobilevidCoreTests/Vectors.swift").read_text()
+    block = text[text.index("struct WindowsVectors") : text.index("func assertClose")]
+    keys = set(vec) - {"what"}
+    keys |= set(vec["hops"][0]) | set(vec["cases"][0]) | set(vec["smoothing"][0])
+    keys |= {k for a in vec["cases"][0]["actions"] if a for k in a}
+    for key in sorted(keys):
+        assert re.search(rf"\blet {key}: ", block), f"Swift WindowsVectors lacks {key}"
+    swift = (CORE / "Sources/MobilevidCore/Windows.swift").read_text()
+    java_dir = DEMO.parent / "android_demo/core/src/main/java/org/mobilevid/core"
+    java = "".join((java_dir / f).read_text() for f in ("Windows.java", "LiveSchedule.java",
+                                                        "Smoother.java"))  # fmt: skip
+    for name in ("Windows", "LiveSchedule", "Smoother", "hopFrames", "span", "due", "indices",
+                 "onFrame", "onDone", "received", "started", "dropped", "add"):  # fmt: skip
+        assert re.search(rf"\b{name}\b", swift) and re.search(rf"\b{name}\b", java), name

@@ -14,6 +14,8 @@ actor Classifier {
     struct Output: Sendable {
         var predictions: [Prediction]
         var inferenceMs: Double
+        /// Every class's softmax probability (live mode smooths over windows).
+        var probabilities: [Double]
     }
 
     enum Failure: LocalizedError {
@@ -58,6 +60,8 @@ actor Classifier {
         let result = try model.prediction(from: features)
         let ms = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
         let logits = try CoreMLIO.floats(result, output: spec.outputName)
-        return Output(predictions: TopK.predictions(logits, labels: spec.labels, k: 5), inferenceMs: ms)
+        return Output(
+            predictions: TopK.predictions(logits, labels: spec.labels, k: 5), inferenceMs: ms,
+            probabilities: TopK.softmax(logits))
     }
 }

@@ -4,6 +4,7 @@ import SwiftUI
 struct ContentView: View {
     @StateObject private var demo = DemoModel()
     @State private var showCamera = false
+    @State private var live: LiveCamera?
     @State private var showImporter = false
 
     var body: some View {
@@ -18,6 +19,11 @@ struct ContentView: View {
                         showCamera = true
                     } label: {
                         Label("Record with the camera", systemImage: "camera")
+                    }
+                    Button {
+                        live = demo.liveCamera()
+                    } label: {
+                        Label("Live camera", systemImage: "video")
                     }
                     if let info = demo.videoInfo {
                         Text(info).font(.footnote).foregroundStyle(.secondary)
@@ -37,6 +43,11 @@ struct ContentView: View {
                 CameraView { url in
                     Task { await demo.classify(videoAt: url) }
                 }
+            }
+            .sheet(
+                isPresented: Binding(get: { live != nil }, set: { if !$0 { live = nil } })
+            ) {
+                if let live { LiveView(camera: live) }
             }
             .fileImporter(isPresented: $showImporter, allowedContentTypes: ModelStore.importTypes) { result in
                 if case .success(let url) = result {

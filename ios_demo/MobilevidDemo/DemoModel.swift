@@ -73,6 +73,20 @@ final class DemoModel: ObservableObject {
         }
     }
 
+    /// A live camera session on the loaded model (a label every half second).
+    func liveCamera() -> LiveCamera? {
+        guard let spec = loaded?.spec else {
+            status = "Load a model first."
+            return nil
+        }
+        do {
+            return try LiveCamera(spec: spec, classifier: classifier)
+        } catch {
+            status = "Error: \(error.localizedDescription)"
+            return nil
+        }
+    }
+
     /// Ten more predictions on the last clip: median and p90 latency.
     func repeatLast(_ runs: Int = 10) async {
         guard let clip = lastClip else { return }

@@ -38,6 +38,24 @@ def _phone_artifacts(cfg: BenchConfig, target: str, steps: Steps) -> list[Path]:
 
 
 def run_bench(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
+    """Latency per clip on the host or a phone; with ``over_time``, also the
+    cost per update of recognition over time (bench/over_time.py)."""
+    device = find_device(cfg.device)
+    if cfg.over_time:
+        from mobilevid.data.windows import parse_hop
+
+        if not cfg.fps > 0:
+            raise MobilevidError(f"--fps {cfg.fps}: must be positive")
+        parse_hop(cfg.hop, cfg.fps)  # a bad hop fails before anything is timed
+    run = _run_bench(cfg, steps)
+    if cfg.over_time:
+        from mobilevid.bench.over_time import add_over_time
+
+        add_over_time(run, cfg.hop, cfg.fps, host=device.platform == "host")
+    return run
+
+
+def _run_bench(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
     from mobilevid.bench.host import check_counts
     from mobilevid.export.artifact import read_sidecar
     from mobilevid.models import model_info

@@ -27,6 +27,9 @@ class BenchConfig:
     runner: Path | None = None  # Android: a runner binary instead of the demo app
     cooldown: float = 10.0  # seconds between models on a phone
     rest: float = 0.1  # host: idle seconds before each timed call (see bench.host)
+    over_time: bool = False  # also the cost per update of recognition over time (over_time.py)
+    hop: str = "0.5"  # --over-time: seconds (0.5) or frames (8f) between updates
+    fps: float = 30.0  # --over-time: the camera's frame rate
 
     def __post_init__(self) -> None:
         # one count is a list of one: BenchConfig(threads=4) reads as it should

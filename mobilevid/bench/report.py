@@ -185,10 +185,50 @@ def print_table(run: BenchRun, console) -> None:
         for row in scaling(run):
             st.add_row(*row)
         console.print(st)
+    if run.over_time:
+        ot = run.over_time
+        st = Table(title=_over_time_title(ot), box=box.SIMPLE_HEAD)
+        head = over_time_header(run)
+        for c in head:
+            st.add_column(c, justify="left" if c in ("model", "runtime") else "right")
+        for row in over_time_rows(run):
+            st.add_row(*row)
+        console.print(st)
     for line in _header(run):
         console.print(f"[dim]{line}[/dim]")
     for n in run.notes:
         console.print(f"[yellow]{n}[/yellow]")
+
+
+def _over_time_title(ot: dict) -> str:
+    return (
+        f"over time: one update every {ot['hop_frames']} frames at {ot['fps']:g} fps "
+        f"({ot['hop_ms']:.0f} ms); preprocessing {ot['preprocess']}"
+    )
+
+
+def over_time_header(run: BenchRun) -> list[str]:
+    return ["model", "runtime"] + (["threads"] if _multi(run) else []) + [
+        "forward ms", "preprocess ms", "update ms", "real-time factor", "updates/s", "keeps up"
+    ]  # fmt: skip
+
+
+def over_time_rows(run: BenchRun) -> list[list[str]]:
+    out = []
+    for r in (run.over_time or {}).get("rows", []):
+        out.append(
+            [r["model"], f"{r['runtime']}/{r['quantization']}"]
+            + ([str(r["threads"])] if _multi(run) else [])
+            + [
+                f"{r['forward_ms']:.1f}",
+                f"{r['preprocess_ms']:.1f}",
+                f"{r['update_ms']:.1f}",
+                f"{r['real_time_factor']:.2f}",
+                f"{r['updates_per_s']:.1f}",
+                "yes" if r["keeps_up"] else "no (windows dropped)",
+            ]
+        )
+    return out
 
 
 def markdown(run: BenchRun, images: list[str] | None = None) -> str:
@@ -214,6 +254,14 @@ def markdown(run: BenchRun, images: list[str] | None = None) -> str:
         out += ["", "## Thread scaling", "", "| " + " | ".join(head) + " |",
                 "|" + "---|" * len(head)]  # fmt: skip
         out += ["| " + " | ".join(row) + " |" for row in scaling(run)]
+    if run.over_time:
+        head = over_time_header(run)
+        out += ["", "## Recognition over time", "", _over_time_title(run.over_time) + ".", "",
+                "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]  # fmt: skip
+        out += ["| " + " | ".join(row) + " |" for row in over_time_rows(run)]
+        out += ["", "`update ms` = forward (this run's median) + the hop's new frames "
+                "preprocessed; `real-time factor` = update over the hop's duration (< 1 keeps "
+                "up; above 1 the apps drop windows rather than queue them)."]  # fmt: skip
     if run.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in run.notes]
     for img in images or []:

@@ -64,6 +64,7 @@ class BenchRun:
     notes: list[str] = field(default_factory=list)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
     gemm_peaks: dict[int, float] = field(default_factory=dict)  # per thread count (host)
+    over_time: dict[str, Any] | None = None  # bench --over-time: cost per update (over_time.py)
 
     @property
     def thread_counts(self) -> list[int | None]:
@@ -183,6 +184,7 @@ class BenchRun:
             notes=list(d.get("notes", [])),
             created=d["created"],
             gemm_peaks={int(k): v for k, v in d.get("gemm_peak_gflops_by_threads", {}).items()},
+            over_time=d.get("over_time"),
         )
         multi = isinstance(d["settings"].get("threads"), list)
         for r in d["results"]:
@@ -220,4 +222,4 @@ class BenchRun:
             "results": [self.result_json(r) for r in self.results],
             "metrics": self.metrics(),
             "notes": self.notes,
-        }
+        } | ({"over_time": self.over_time} if self.over_time is not None else {})

@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from mobilevid.data.video import augment_frames, decode_clip, preprocess_frames
+from mobilevid.data.windows import decode_views, view_clips
 from mobilevid.errors import MobilevidError
 from mobilevid.spec import InputSpec
 
@@ -90,9 +91,11 @@ class VideoDataset(Dataset):
         train: bool = False,
         flip: bool = True,
         seed: int = 0,
+        views: tuple[int, int] = (1, 1),
     ):
         self.items, self.spec, self.classes = items, spec, classes
         self.train, self.flip, self.seed, self.epoch = train, flip, seed, 0
+        self.views = views
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -108,6 +111,9 @@ class VideoDataset(Dataset):
                 rng = np.random.default_rng((self.seed, self.epoch, i))
                 rgb = decode_clip(path, s.frames, s.frame_stride, rng)
                 clip = augment_frames(rgb, s.size, s.mean, s.std, rng, flip=self.flip)
+            elif self.views != (1, 1):  # (clips x crops, 3, T, S, S)
+                clips, crops = self.views
+                clip = view_clips(decode_views(path, s.frames, s.frame_stride, clips), s, crops)
             else:
                 rgb = decode_clip(path, s.frames, s.frame_stride)
                 clip = preprocess_frames(rgb, s.size, s.mean, s.std)
@@ -134,13 +140,19 @@ def collate(items: list[tuple[torch.Tensor, int] | None]) -> Batch:
 
 
 class _Synthetic(Dataset):
-    """SyntheticMotion with the ``None``-free, set_epoch interface of VideoDataset."""
+    """SyntheticMotion with the ``None``-free, set_epoch interface of VideoDataset.
 
-    def __init__(self, n: int, spec: InputSpec, seed: int):
+    With multi-view testing each clip is drawn 4:3 landscape, so that the left,
+    centre and right crops differ; it is exactly one model clip long, so its
+    temporal views coincide (the motion classes are speeds per frame, which a
+    longer video sampled more sparsely would change)."""
+
+    def __init__(self, n: int, spec: InputSpec, seed: int, views: tuple[int, int] = (1, 1)):
         from mobilevid.data.synthetic import CLASSES, SyntheticMotion
 
         self.data = SyntheticMotion(n, spec.frames, spec.size, seed, spec.mean, spec.std)
         self.classes = list(CLASSES)
+        self.spec, self.views = spec, views
 
     def set_epoch(self, epoch: int) -> None:
         pass
@@ -149,7 +161,22 @@ class _Synthetic(Dataset):
         return len(self.data)
 
     def __getitem__(self, i: int):
-        return self.data[i]
+        if self.views == (1, 1):
+            return self.data[i]
+        from mobilevid.data.synthetic import motion_frames
+        from mobilevid.data.windows import view_indices
+
+        if not 0 <= i < len(self.data):
+            raise IndexError(i)
+        s, (clips, crops) = self.spec, self.views
+        label = i % len(self.classes)
+        seed = self.data.seed * 1_000_003 + i
+        video = motion_frames(label, s.frames, s.size, s.size * 4 // 3, seed)
+        rgb = (video * 255).permute(1, 2, 3, 0).numpy()  # (T, H, W, 3) in [0, 255]
+        temporal = [
+            rgb[view_indices(s.frames, s.frames, s.frame_stride, j, clips)] for j in range(clips)
+        ]
+        return view_clips(temporal, s, crops), label
 
 
 SYNTHETIC_DEFAULT = {"train": 4096, "val": 512}
@@ -162,10 +189,12 @@ def open_dataset(
     classes: list[str] | None = None,
     flip: bool = True,
     seed: int = 0,
+    views: tuple[int, int] = (1, 1),
 ) -> Dataset:
     """``source``: a CSV file, a folder per class, or ``synthetic[:N]``. Pass the
     training set's ``classes`` when opening the validation set, so label
-    numbers agree (a label the training set lacks is an error)."""
+    numbers agree (a label the training set lacks is an error). With ``views``
+    (clips, crops) other than (1, 1) each item is (clips x crops, 3, T, S, S)."""
     text = str(source)
     if text == "synthetic" or text.startswith("synthetic:"):
         n = SYNTHETIC_DEFAULT["train" if train else "val"]
@@ -179,7 +208,7 @@ def open_dataset(
         if n < 1:
             raise MobilevidError(f"{text!r}: N must be positive")
         # training and validation clips come from disjoint seeds
-        return _Synthetic(n, spec, seed=2 * seed + (0 if train else 1))
+        return _Synthetic(n, spec, seed=2 * seed + (0 if train else 1), views=views)
     path = Path(source)
     if path.is_dir():
         raw, found = read_folder(path)
@@ -199,7 +228,7 @@ def open_dataset(
             f"{path}: labels not in the training classes: {', '.join(unknown[:5])}"
         )
     items = [(p, index[lb]) for p, lb in raw]
-    return VideoDataset(items, spec, classes, train=train, flip=flip, seed=seed)
+    return VideoDataset(items, spec, classes, train=train, flip=flip, seed=seed, views=views)
 
 
 def dataset_spec(spec: InputSpec, frames: int | None, size: int | None) -> InputSpec:

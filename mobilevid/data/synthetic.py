@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 
 from mobilevid.spec import KINETICS_MEAN, KINETICS_STD
 
-__all__ = ["CLASSES", "SyntheticMotion", "motion_clip"]
+__all__ = ["CLASSES", "SyntheticMotion", "motion_clip", "motion_frames"]
 
 DIRECTIONS = {"right": (0, 1), "left": (0, -1), "down": (1, 0), "up": (-1, 0)}
 SPEEDS = {"slow": 1, "fast": 3}  # pixels per frame at 64 px; scaled with the size
@@ -24,22 +24,34 @@ CLASSES = [f"{d} {s}" for s in SPEEDS for d in DIRECTIONS]
 
 def motion_clip(label: int, frames: int, size: int, seed: int) -> torch.Tensor:
     """RGB in [0, 1], (3, T, size, size)."""
+    return motion_frames(label, frames, size, size, seed)
+
+
+def motion_frames(
+    label: int, frames: int, height: int, width: int, seed: int, cell: int = 8
+) -> torch.Tensor:
+    """RGB in [0, 1], (3, T, height, width), texture cells of ``cell`` pixels.
+
+    The texture moves at the class's speed in pixels of the short side scaled
+    to 64, so a wide frame whose square crop is resized to a model's input
+    moves exactly as a square clip does; to also look like the training clips
+    of a ``size`` model after that resize, pass ``cell = 8 * min(h, w) / size``."""
     g = torch.Generator().manual_seed(seed)
     direction, speed = CLASSES[label].split()
     dy, dx = DIRECTIONS[direction]
-    step = max(1, round(SPEEDS[speed] * size / 64))
+    step = max(1, round(SPEEDS[speed] * min(height, width) / 64))
     # periodic texture: smooth noise at 1/8 resolution, upsampled, random colours
-    base = torch.rand(3, max(2, size // 8), max(2, size // 8), generator=g)
-    tex = F.interpolate(base[None], size=(size, size), mode="bicubic", align_corners=False)[0]
+    base = torch.rand(3, max(2, height // cell), max(2, width // cell), generator=g)
+    tex = F.interpolate(base[None], size=(height, width), mode="bicubic", align_corners=False)[0]
     tex = (tex - tex.min()) / (tex.max() - tex.min() + 1e-6)
-    offset = int(torch.randint(0, size, (1,), generator=g))
+    offset = int(torch.randint(0, max(height, width), (1,), generator=g))
     clip = torch.stack(
         [
             torch.roll(tex, (dy * (offset + t * step), dx * (offset + t * step)), (1, 2))
             for t in range(frames)
         ],
         dim=1,
-    )  # (3, T, S, S)
+    )  # (3, T, H, W)
     return clip
 
 

@@ -35,9 +35,13 @@ __all__ = [
     "VideoInfo",
     "augment_frames",
     "clip_tensor",
+    "crop_resize",
     "decode_clip",
+    "decode_frames",
+    "iter_frames",
     "jittered_indices",
     "load_clip",
+    "normalize",
     "preprocess_frames",
     "probe",
     "read_frames",
@@ -138,24 +142,43 @@ def read_frames(path: str | Path, indices: list[int]) -> np.ndarray:
     return np.stack([got[j] for j in indices])
 
 
+def crop_resize(
+    frames: np.ndarray, size: int, box: tuple[int, int, int] | None = None
+) -> np.ndarray:
+    """RGB (T, H, W, 3) -> float32 (T, size, size, 3) in [0, 255]: the square
+    ``box`` = (y0, x0, side), the central one by default, resized bilinearly."""
+    import cv2
+
+    t, h, w, _ = frames.shape
+    if box is None:
+        side = min(h, w)
+        box = ((h - side) // 2, (w - side) // 2, side)
+    y0, x0, side = box
+    out = np.empty((t, size, size, 3), np.float32)
+    for k in range(t):
+        crop = frames[k, y0 : y0 + side, x0 : x0 + side].astype(np.float32)
+        out[k] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    return out
+
+
+def normalize(
+    rgb: np.ndarray, mean: tuple[float, float, float], std: tuple[float, float, float]
+) -> torch.Tensor:
+    """float32 (T, S, S, 3) in [0, 255] -> normalised (3, T, S, S)."""
+    out = (rgb / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))
+
+
 def preprocess_frames(
     frames: np.ndarray,
     size: int,
     mean: tuple[float, float, float],
     std: tuple[float, float, float],
+    box: tuple[int, int, int] | None = None,
 ) -> torch.Tensor:
-    """RGB uint8 (T, H, W, 3) -> normalised float32 (3, T, size, size)."""
-    import cv2
-
-    t, h, w, _ = frames.shape
-    side = min(h, w)
-    y0, x0 = (h - side) // 2, (w - side) // 2
-    out = np.empty((t, size, size, 3), np.float32)
-    for k in range(t):
-        crop = frames[k, y0 : y0 + side, x0 : x0 + side].astype(np.float32)
-        out[k] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
-    out = (out / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))  # (3, T, S, S)
+    """RGB uint8 (T, H, W, 3) -> normalised float32 (3, T, size, size): the
+    central square (or ``box``), resized, normalised."""
+    return normalize(crop_resize(frames, size, box), mean, std)
 
 
 def jittered_indices(
@@ -173,23 +196,10 @@ def jittered_indices(
     return sample_indices(n, frames, frame_stride, int(rng.integers(0, max(1, n - span + 1))))
 
 
-def decode_clip(
-    path: str | Path,
-    frames: int,
-    frame_stride: int | None = None,
-    rng: np.random.Generator | None = None,
-) -> np.ndarray:
-    """The RGB uint8 frames (T, H, W, 3) of one clip: centred sampling, or
-    jittered when ``rng`` is given. A header that lies about the frame count
-    (truncated files) costs one counting pass, then the clip is sampled from
-    what is really there."""
-    path = Path(path)
-
-    def pick(n: int) -> list[int]:
-        if rng is None:
-            return sample_indices(n, frames, frame_stride)
-        return jittered_indices(n, frames, frame_stride, rng)
-
+def decode_frames(path: Path, pick) -> np.ndarray:
+    """The frames ``pick(n)`` of a video of ``n`` frames. A header that lies
+    about the frame count (truncated files) costs one counting pass, then the
+    indices are picked again from what is really there."""
     n = probe(path).frames
     if n > 0:
         try:
@@ -200,6 +210,40 @@ def decode_clip(
     if n == 0:
         raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
     return read_frames(path, pick(n))
+
+
+def decode_clip(
+    path: str | Path,
+    frames: int,
+    frame_stride: int | None = None,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """The RGB uint8 frames (T, H, W, 3) of one clip: centred sampling, or
+    jittered when ``rng`` is given."""
+
+    def pick(n: int) -> list[int]:
+        if rng is None:
+            return sample_indices(n, frames, frame_stride)
+        return jittered_indices(n, frames, frame_stride, rng)
+
+    return decode_frames(Path(path), pick)
+
+
+def iter_frames(path: str | Path):
+    """Every frame of a video in order, RGB uint8 (H, W, 3), one at a time, so
+    a long video costs the memory of one frame. Stops at the first frame that
+    does not decode (a truncated file ends there)."""
+    import cv2
+
+    cap = _open(path)
+    try:
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+    finally:
+        cap.release()
 
 
 def augment_frames(
@@ -239,8 +283,7 @@ def augment_frames(
         out[k] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     if mirror:
         out = out[:, :, ::-1]
-    out = (out / 255.0 - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
-    return torch.from_numpy(np.ascontiguousarray(out.transpose(3, 0, 1, 2)))
+    return normalize(out, mean, std)
 
 
 def load_clip(

@@ -171,12 +171,72 @@ def sidecar() -> dict:
     }
 
 
+def windows() -> dict:
+    """Live mode: when a window is due, which frames it takes, what is dropped
+    while a classification is in flight, and the smoothing over windows."""
+    from mobilevid.data.windows import LiveSchedule, Smoother, Windows, hop_frames
+
+    hops = [
+        {"seconds": s, "fps": f, "frames": hop_frames(s, f)}
+        for s, f in [(0.5, 30.0), (0.5, 25.0), (1.0, 29.97), (0.1, 24.0), (0.01, 30.0), (2.0, 60.0)]
+    ]
+    cases = []
+    # (frames, window, stride, hop, events): "f" a frame arrives, "d" a result returns
+    for frames, window, stride, hop, events in [
+        (4, 4, 1, 2, "ffffffffff"),
+        (3, 3, 1, 2, "fffffdfffdffff"),
+        (4, 8, 2, 3, "f" * 15 + "d" + "f" * 6 + "d" + "f" * 4),
+        (16, 16, 1, 8, "f" * 16 + "f" * 8 + "d" + "f" * 16),
+        (8, 8, 4, 5, "f" * 29 + "d" + "f" * 10),
+    ]:
+        w = Windows(frames=frames, window=window, stride=stride, hop=hop)
+        live = LiveSchedule(w)
+        actions = []
+        for e in events:
+            if e == "d":
+                live.on_done()
+                actions.append(None)
+            else:
+                action, start = live.on_frame()
+                idx = w.indices(start, live.received) if start >= 0 else []
+                actions.append({"action": action, "start": start, "indices": idx})
+        cases.append(
+            {
+                "frames": frames, "window": window, "stride": stride, "hop": hop,
+                "span": w.span, "events": events, "actions": actions,
+                "started": live.started, "dropped": live.dropped,
+            }
+        )  # fmt: skip
+    g = torch.Generator().manual_seed(3)
+    smoothing = []
+    for size in (1, 3):
+        s = Smoother(size)
+        inputs = [torch.softmax(torch.randn(5, generator=g) * 2, 0).tolist() for _ in range(6)]
+        inputs = [[round(v, 6) for v in row] for row in inputs]
+        outputs = [[round(v, 9) for v in s.add(row)] for row in inputs]
+        smoothing.append({"size": size, "inputs": inputs, "outputs": outputs})
+    return {
+        "format": FORMAT,
+        "what": "live mode: hop_frames(seconds, fps) = max(1, floor(seconds*fps + 0.5)); "
+        "span = (window-1)*stride + 1; after `received` frames a window is due when received >= "
+        "span and (received - span) % hop == 0, starting at received - span; it takes frames "
+        "start + j*stride for j in sample_indices(window, frames) (all j when window == frames); "
+        "LiveSchedule classifies a due window unless one is in flight, else drops it; "
+        "Smoother: mean of the last `size` probability vectors",
+        "tolerance": 1e-6,
+        "hops": hops,
+        "cases": cases,
+        "smoothing": smoothing,
+    }
+
+
 FILES = {
     "sampling.json": sampling,
     "preprocess.json": preprocess,
     "topk.json": topk,
     "stats.json": stats,
     "sidecar.json": sidecar,
+    "windows.json": windows,
 }
 
 

@@ -178,3 +178,45 @@ def test_round_speed_shows_a_neighbour_taking_a_core_mid_run():
     lo, hi = drift_range(steady)
     assert hi / lo < DRIFT
     assert round_speed([]) == [] and round_speed([[1.0, 2.0], [1.0]]) == []
+
+
+def test_over_time_cost_per_update(small_run, tmp_path):
+    """bench --over-time: forward + the hop's frames preprocessed, per result,
+    in the JSON (read back whole), the terminal table and report.md."""
+    import copy
+
+    from rich.console import Console
+
+    from mobilevid.bench.over_time import add_over_time
+    from mobilevid.bench.report import markdown, print_table
+    from mobilevid.bench.results import BenchRun
+
+    run = copy.deepcopy(small_run[0])
+    ot = add_over_time(run, "0.5", 30.0)
+    assert ot["hop_frames"] == 15 and ot["hop_ms"] == 500.0 and ot["camera"] == "640x480"
+    timed = [r for r in run.results if r.times_ms and not r.error]
+    assert len(ot["rows"]) == len(timed) > 0
+    per_frame = ot["preprocess_ms_per_frame"]["64"]
+    assert per_frame > 0
+    for row, r in zip(ot["rows"], timed, strict=True):
+        assert row["forward_ms"] == pytest.approx(r.stats.median, abs=1e-3)
+        assert row["preprocess_ms"] == pytest.approx(15 * per_frame, abs=1e-2)
+        assert row["update_ms"] == pytest.approx(row["forward_ms"] + row["preprocess_ms"], abs=1e-2)
+        assert row["real_time_factor"] == pytest.approx(row["update_ms"] / 500, abs=1e-3)
+        assert row["keeps_up"] == (row["update_ms"] <= 500)
+    back = BenchRun.from_json(json.loads(json.dumps(run.to_json())))
+    assert back.over_time == json.loads(json.dumps(ot))
+    assert "## Recognition over time" in markdown(run)
+    con = Console(record=True, width=160)
+    print_table(run, con)
+    assert "real-time factor" in con.export_text()
+    phone = add_over_time(copy.deepcopy(small_run[0]), "4f", 30.0, host=False)
+    assert phone["preprocess"].endswith("forward only")
+    assert all(r["preprocess_ms"] == 0 for r in phone["rows"])
+
+
+def test_over_time_bad_hop_fails_before_timing():
+    with pytest.raises(MobilevidError, match="--hop"):
+        run_bench(BenchConfig(variants=["560m"], over_time=True, hop="0"))
+    with pytest.raises(MobilevidError, match="--fps"):
+        run_bench(BenchConfig(variants=["560m"], over_time=True, fps=0))

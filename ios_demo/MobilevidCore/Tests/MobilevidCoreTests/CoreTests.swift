@@ -21,6 +21,51 @@ final class SamplingTests: XCTestCase {
     }
 }
 
+final class WindowsTests: XCTestCase {
+    func testMatchesPythonVectors() throws {
+        let v = try Vectors.load(WindowsVectors.self, "windows.json")
+        XCTAssertEqual(v.format, Vectors.format)
+        for h in v.hops {
+            XCTAssertEqual(Windows.hopFrames(seconds: h.seconds, fps: h.fps), h.frames, "\(h.seconds) s at \(h.fps)")
+        }
+        XCTAssertFalse(v.cases.isEmpty)
+        for (k, c) in v.cases.enumerated() {
+            let w = try Windows(frames: c.frames, window: c.window, stride: c.stride, hop: c.hop)
+            XCTAssertEqual(w.span, c.span, "case \(k): span")
+            let live = LiveSchedule(windows: w)
+            for (e, (event, want)) in zip(c.events, c.actions).enumerated() {
+                if event == "d" {
+                    XCTAssertNil(want, "case \(k) event \(e)")
+                    live.onDone()
+                    continue
+                }
+                let expected = try XCTUnwrap(want, "case \(k) event \(e)")
+                let got = live.onFrame()
+                XCTAssertEqual(got.action.rawValue, expected.action, "case \(k) event \(e)")
+                XCTAssertEqual(got.start, expected.start, "case \(k) event \(e)")
+                if got.start >= 0 {
+                    XCTAssertEqual(w.indices(start: got.start, n: live.received), expected.indices)
+                }
+            }
+            XCTAssertEqual(live.started, c.started)
+            XCTAssertEqual(live.dropped, c.dropped)
+        }
+        for s in v.smoothing {
+            var sm = try Smoother(size: s.size)
+            for (input, output) in zip(s.inputs, s.outputs) {
+                assertClose(try sm.add(input).map { Float($0) }, output, tolerance: v.tolerance, "smoothing \(s.size)")
+            }
+        }
+    }
+
+    func testRejectsBadArguments() {
+        XCTAssertThrowsError(try Windows(frames: 8, window: 4, stride: 1, hop: 1))
+        XCTAssertThrowsError(try Windows(frames: 4, window: 4, stride: 1, hop: 0))
+        XCTAssertThrowsError(try Smoother(size: 0))
+        XCTAssertEqual(Windows.hopFrames(seconds: 0.001, fps: 30), 1)
+    }
+}
+
 final class PreprocessTests: XCTestCase {
     func testMatchesPythonVectors() throws {
         let v = try Vectors.load(PreprocessVectors.self, "preprocess.json")

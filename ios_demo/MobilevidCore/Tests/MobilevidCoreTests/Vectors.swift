@@ -107,6 +107,40 @@ struct SidecarVectors: Decodable {
     let expected: Expected
 }
 
+struct WindowsVectors: Decodable {
+    struct Hop: Decodable {
+        let seconds: Double
+        let fps: Double
+        let frames: Int
+    }
+    struct Action: Decodable {
+        let action: String
+        let start: Int
+        let indices: [Int]
+    }
+    struct Case: Decodable {
+        let frames: Int
+        let window: Int
+        let stride: Int
+        let hop: Int
+        let span: Int
+        let events: String
+        let actions: [Action?]
+        let started: Int
+        let dropped: Int
+    }
+    struct Smoothing: Decodable {
+        let size: Int
+        let inputs: [[Double]]
+        let outputs: [[Double]]
+    }
+    let format: String
+    let tolerance: Double
+    let hops: [Hop]
+    let cases: [Case]
+    let smoothing: [Smoothing]
+}
+
 func assertClose(
     _ got: [Float], _ want: [Double], tolerance: Double, _ what: String,
     file: StaticString = #filePath, line: UInt = #line

@@ -20,7 +20,13 @@ class Classifier private constructor(
     val loadMs: Double,
 ) : Closeable {
 
-    data class Result(val top: List<TopK.Entry>, val labels: List<String>, val latencyMs: Double)
+    /** [probs]: every class's probability (softmax), for smoothing over live windows. */
+    data class Result(
+        val top: List<TopK.Entry>,
+        val labels: List<String>,
+        val latencyMs: Double,
+        val probs: DoubleArray,
+    )
 
     /** [input]: (3, T, S, S) floats from [org.mobilevid.core.Preprocess]; returns top-5. */
     fun classify(input: FloatArray, k: Int = 5): Result {
@@ -33,7 +39,8 @@ class Classifier private constructor(
         val latencyMs = (System.nanoTime() - start) / 1e6
         val logits = outputs[0].toTensor().dataAsFloatArray
         val top = TopK.topK(logits, k).toList()
-        return Result(top, top.map { sidecar.label(it.index) }, latencyMs)
+        val probs = TopK.softmax(DoubleArray(logits.size) { logits[it].toDouble() })
+        return Result(top, top.map { sidecar.label(it.index) }, latencyMs, probs)
     }
 
     override fun close() = module.destroy()

@@ -21,9 +21,10 @@ import java.util.concurrent.ExecutorService
 import java.util.concurrent.Executors
 
 /**
- * The demo: pick a model (.pte + .pte.json), then a video from the device or a short camera clip;
- * frames are sampled and preprocessed as the sidecar says (org.mobilevid.core), the model runs on
- * a background thread, and the top-5 classes with their probabilities and the latency are shown.
+ * The demo: pick a model (.pte + .pte.json), then a video from the device, a short camera clip,
+ * or the live camera (a new label every half second, [LiveCamera]); frames are sampled and
+ * preprocessed as the sidecar says (org.mobilevid.core), the model runs on a background thread,
+ * and the top-5 classes with their probabilities and the latency are shown.
  */
 class MainActivity : AppCompatActivity() {
     /** Model loading, decoding, preprocessing and inference: never on the UI thread. */
@@ -32,10 +33,14 @@ class MainActivity : AppCompatActivity() {
 
     private var classifier: Classifier? = null // touched only on [worker]
     private var cameraClip: CameraClip? = null
+    private var live: LiveCamera? = null
+    private var wantLive = false
 
     private lateinit var modelInfo: TextView
     private lateinit var results: TextView
     private lateinit var preview: PreviewView
+    private lateinit var liveLabel: TextView
+    private lateinit var liveButton: Button
 
     private val pickModel =
         registerForActivityResult(ActivityResultContracts.OpenMultipleDocuments()) { uris ->
@@ -59,7 +64,11 @@ class MainActivity : AppCompatActivity() {
 
     private val cameraPermission =
         registerForActivityResult(ActivityResultContracts.RequestPermission()) { granted ->
-            if (granted) startCamera() else show(results, "The camera clip needs the camera permission.")
+            when {
+                !granted -> show(results, "The camera needs the camera permission.")
+                wantLive -> startLive()
+                else -> startCamera()
+            }
         }
 
     override fun onCreate(savedInstanceState: Bundle?) {
@@ -68,6 +77,8 @@ class MainActivity : AppCompatActivity() {
         modelInfo = findViewById(R.id.modelInfo)
         results = findViewById(R.id.results)
         preview = findViewById(R.id.preview)
+        liveLabel = findViewById(R.id.liveLabel)
+        liveButton = findViewById(R.id.live)
 
         findViewById<Button>(R.id.pickModel).setOnClickListener {
             pickModel.launch(arrayOf("application/octet-stream", "application/json", "*/*"))
@@ -75,7 +86,8 @@ class MainActivity : AppCompatActivity() {
         findViewById<Button>(R.id.pickVideo).setOnClickListener {
             pickVideo.launch(PickVisualMediaRequest(ActivityResultContracts.PickVisualMedia.VideoOnly))
         }
-        findViewById<Button>(R.id.cameraClip).setOnClickListener { onCameraButton() }
+        findViewById<Button>(R.id.cameraClip).setOnClickListener { stopLive(); onCameraButton() }
+        liveButton.setOnClickListener { onLiveButton() }
 
         // A model given on the command line (am start -n org.mobilevid.demo/.MainActivity
         // --es model /data/local/tmp/mobilevid/X.pte), else the newest one in the model folders.
@@ -88,6 +100,7 @@ class MainActivity : AppCompatActivity() {
 
     override fun onDestroy() {
         super.onDestroy()
+        live?.stop()
         cameraExecutor.shutdown()
         worker.execute { classifier?.close(); classifier = null }
         worker.shutdown()
@@ -170,6 +183,71 @@ class MainActivity : AppCompatActivity() {
             preview.visibility = View.VISIBLE
             show(results, "Camera ready: tap “Camera clip” again to record about 3 s.")
         }, ContextCompat.getMainExecutor(this))
+    }
+
+    private fun onLiveButton() {
+        if (live != null) return stopLive()
+        wantLive = true
+        if (ContextCompat.checkSelfPermission(this, Manifest.permission.CAMERA) ==
+            PackageManager.PERMISSION_GRANTED
+        ) startLive() else cameraPermission.launch(Manifest.permission.CAMERA)
+    }
+
+    /** Binds Preview + the live analysis; the classifier is read on [worker], its only thread. */
+    private fun startLive() {
+        worker.execute {
+            val c = classifier ?: return@execute show(results, getString(R.string.no_model))
+            runOnUiThread {
+                val future = ProcessCameraProvider.getInstance(this)
+                future.addListener({
+                    val provider = future.get()
+                    val session = LiveCamera(c, worker) { u -> showLive(u) }
+                    val previewUseCase =
+                        Preview.Builder().build().also { it.setSurfaceProvider(preview.surfaceProvider) }
+                    provider.unbindAll()
+                    cameraClip = null
+                    provider.bindToLifecycle(
+                        this, CameraSelector.DEFAULT_BACK_CAMERA, previewUseCase,
+                        session.analysis(cameraExecutor),
+                    )
+                    live = session
+                    preview.visibility = View.VISIBLE
+                    liveLabel.visibility = View.VISIBLE
+                    liveLabel.text = getString(R.string.live_waiting)
+                    liveButton.text = getString(R.string.live_stop)
+                    val w = session.windows
+                    show(
+                        results,
+                        String.format(
+                            Locale.US, "Live: a window of %d frames (x%d, %d camera frames) every %d frames",
+                            w.window, w.stride, w.span(), w.hop,
+                        ),
+                    )
+                }, ContextCompat.getMainExecutor(this))
+            }
+        }
+    }
+
+    private fun stopLive() {
+        val session = live ?: return
+        session.stop()
+        live = null
+        wantLive = false
+        liveButton.text = getString(R.string.live)
+        liveLabel.visibility = View.GONE
+        ProcessCameraProvider.getInstance(this).addListener(
+            { ProcessCameraProvider.getInstance(this).get().unbindAll(); preview.visibility = View.GONE },
+            ContextCompat.getMainExecutor(this),
+        )
+    }
+
+    private fun showLive(u: LiveCamera.Update) = runOnUiThread {
+        liveLabel.text = String.format(Locale.US, "%s  %.0f%%", u.label, 100 * u.score)
+        results.text = String.format(
+            Locale.US,
+            "inference %.1f ms per window (%.2f s of video)\nclassified %d, dropped %d (busy)",
+            u.latencyMs, u.windowSeconds, u.classified, u.dropped,
+        )
     }
 
     private fun report(c: Classifier, r: Classifier.Result, prepMs: Double, source: String) {

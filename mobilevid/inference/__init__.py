@@ -16,7 +16,7 @@ import torch
 from mobilevid.errors import MobilevidError
 from mobilevid.spec import InputSpec
 
-__all__ = ["DEFAULT", "Predictor", "load_predictor"]
+__all__ = ["DEFAULT", "Predictor", "load_predictor", "top_labels"]
 
 DEFAULT = "builtin:vmf-560m-motion"
 
@@ -30,25 +30,54 @@ class Predictor:
     batch_size: int | None = None  # a .pte takes one clip at a time
     warning: str | None = None
 
-    def predict(self, video: Path, topk: int = 5) -> dict[str, Any]:
-        from mobilevid.data.video import clip_tensor
-
-        x = clip_tensor(video, self.spec)
-        t0 = time.perf_counter()
+    def run(self, clips: torch.Tensor) -> torch.Tensor:
+        """Logits (N, classes) of N clips, one forward at a time for a .pte."""
         with torch.no_grad():
-            logits = self.logits(x)[0].float()
+            if self.batch_size == 1 and len(clips) > 1:
+                return torch.cat([self.logits(c[None]).float() for c in clips])
+            return self.logits(clips).float()
+
+    def view_logits(self, clips: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, S, S) -> logits; (B, V, 3, T, S, S), V views of each video
+        -> the log of the views' mean probabilities, as the papers average the
+        softmax scores of their clips x crops (a log-probability is a logit:
+        softmax gives the mean back)."""
+        if clips.dim() == 5:
+            return self.run(clips)
+        b, v = clips.shape[:2]
+        probs = self.run(clips.flatten(0, 1)).softmax(1).view(b, v, -1).mean(1)
+        return probs.clamp_min(1e-12).log()
+
+    def predict(
+        self, video: Path, topk: int = 5, views: tuple[int, int] = (1, 1)
+    ) -> dict[str, Any]:
+        from mobilevid.data.video import clip_tensor
+        from mobilevid.data.windows import decode_views, view_clips
+
+        if views == (1, 1):
+            x = clip_tensor(video, self.spec)
+        else:
+            s = self.spec
+            x = view_clips(decode_views(video, s.frames, s.frame_stride, views[0]), s, views[1])[
+                None
+            ]
+        t0 = time.perf_counter()
+        logits = self.view_logits(x)[0]
         ms = 1000 * (time.perf_counter() - t0)
-        probs = logits.softmax(0)
-        k = min(topk, probs.numel())
-        top = probs.topk(k)
-        return {
-            "video": str(video),
-            "top": [
-                {"label": self.labels[i], "index": int(i), "score": round(float(p), 4)}
-                for p, i in zip(top.values, top.indices.tolist(), strict=True)
-            ],
-            "ms": round(ms, 1),
-        }
+        out = {"video": str(video), **top_labels(logits.softmax(0), self.labels, topk)}
+        if views != (1, 1):
+            out["views"] = f"{views[0]}x{views[1]}"
+        return out | {"ms": round(ms, 1)}
+
+
+def top_labels(probs: torch.Tensor, labels: list[str], k: int) -> dict[str, Any]:
+    top = probs.topk(min(k, probs.numel()))
+    return {
+        "top": [
+            {"label": labels[i], "index": int(i), "score": round(float(p), 4)}
+            for p, i in zip(top.values, top.indices.tolist(), strict=True)
+        ]
+    }
 
 
 def load_predictor(
