@@ -95,9 +95,11 @@ def write_motion_sequence(path, labels, seconds: float, fps: int = 25, height: i
     n = round(seconds * fps)
     w = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
     for k, label in enumerate(labels):
-        clip = motion_frames(label, n, height, width, seed=seed + k, cell=8 * height // 64)
-        for f in (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8):
-            w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        for first in range(0, n, 250):  # in pieces: a long video never sits in memory
+            clip = motion_frames(label, min(250, n - first), height, width, seed=seed + k,
+                                 cell=8 * height // 64, first=first)  # fmt: skip
+            for f in (clip.permute(1, 2, 3, 0).numpy() * 255).round().astype(np.uint8):
+                w.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
     w.release()
     return [k * n / fps for k in range(1, len(labels))]
 

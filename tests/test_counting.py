@@ -30,9 +30,10 @@ def test_mobile3d_matches_table2(name):
     assert abs(_row(name).gmacs_dev_pct) <= tol
 
 
-def test_x3d_s_matches_its_paper():
-    r = _row("x3d-s")
-    assert r.input_shape == (1, 3, 13, 160, 160)
+@pytest.mark.parametrize(("name", "frames"), [("x3d-s", 13), ("x3d-xs", 4)])
+def test_x3d_matches_its_paper(name, frames):
+    r = _row(name)
+    assert r.input_shape == (1, 3, frames, 160, 160)
     assert abs(r.params_dev_pct) <= 2.0 and abs(r.gmacs_dev_pct) <= 5.0
 
 

@@ -28,14 +28,16 @@ def motion_clip(label: int, frames: int, size: int, seed: int) -> torch.Tensor:
 
 
 def motion_frames(
-    label: int, frames: int, height: int, width: int, seed: int, cell: int = 8
+    label: int, frames: int, height: int, width: int, seed: int, cell: int = 8, first: int = 0
 ) -> torch.Tensor:
     """RGB in [0, 1], (3, T, height, width), texture cells of ``cell`` pixels.
 
     The texture moves at the class's speed in pixels of the short side scaled
     to 64, so a wide frame whose square crop is resized to a model's input
     moves exactly as a square clip does; to also look like the training clips
-    of a ``size`` model after that resize, pass ``cell = 8 * min(h, w) / size``."""
+    of a ``size`` model after that resize, pass ``cell = 8 * min(h, w) / size``.
+    ``first``: the time of the first frame, so a long motion can be drawn in
+    pieces that join exactly."""
     g = torch.Generator().manual_seed(seed)
     direction, speed = CLASSES[label].split()
     dy, dx = DIRECTIONS[direction]
@@ -48,7 +50,7 @@ def motion_frames(
     clip = torch.stack(
         [
             torch.roll(tex, (dy * (offset + t * step), dx * (offset + t * step)), (1, 2))
-            for t in range(frames)
+            for t in range(first, first + frames)
         ],
         dim=1,
     )  # (3, T, H, W)
