@@ -111,10 +111,12 @@ def test_a_real_sigint_exits_130_without_a_traceback(tmp_path, motion_sequence):
 
 
 def _peak_rss_kb(*args: str) -> int:
+    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child would
+    # report the (large) pytest process it was forked from
     code = (
-        "import resource, sys\nfrom mobilevid.cli import main\nrc = main(sys.argv[1:])\n"
-        "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
-        "sys.exit(rc)"
+        "import re, sys\nfrom mobilevid.cli import main\nrc = main(sys.argv[1:])\n"
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)\n"
+        "print('RSS', hwm, file=sys.stderr)\nsys.exit(rc)"
     )
     r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                        timeout=600)  # fmt: skip
