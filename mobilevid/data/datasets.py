@@ -163,15 +163,10 @@ class _Synthetic(Dataset):
     def __getitem__(self, i: int):
         if self.views == (1, 1):
             return self.data[i]
-        from mobilevid.data.synthetic import motion_frames
         from mobilevid.data.windows import view_indices
 
-        if not 0 <= i < len(self.data):
-            raise IndexError(i)
         s, (clips, crops) = self.spec, self.views
-        label = i % len(self.classes)
-        seed = self.data.seed * 1_000_003 + i
-        video = motion_frames(label, s.frames, s.size, s.size * 4 // 3, seed)
+        video, label = self.data.video(i, width=s.size * 4 // 3)
         rgb = (video * 255).permute(1, 2, 3, 0).numpy()  # (T, H, W, 3) in [0, 255]
         temporal = [
             rgb[view_indices(s.frames, s.frames, s.frame_stride, j, clips)] for j in range(clips)

@@ -78,9 +78,15 @@ class SyntheticMotion(Dataset):
     def __len__(self) -> int:
         return self.n
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+    def video(self, i: int, width: int | None = None) -> tuple[torch.Tensor, int]:
+        """Clip ``i`` in [0, 1] (3, T, S, width) and its label; ``width`` other than
+        the size draws the same motion on a wider frame (multi-view testing)."""
         if not 0 <= i < self.n:
             raise IndexError(i)
         label = i % len(CLASSES)
-        clip = motion_clip(label, self.frames, self.size, seed=self.seed * 1_000_003 + i)
+        seed = self.seed * 1_000_003 + i
+        return motion_frames(label, self.frames, self.size, width or self.size, seed), label
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        clip, label = self.video(i)
         return (clip - self.mean) / self.std, label

@@ -176,7 +176,7 @@ def over_time(
     if on_start:
         on_start(tl, info.frames)
     spec = pred.spec
-    offsets = sorted({i for i in win.indices(0, win.span)})  # frames a window uses
+    offsets = sorted(set(win.indices(0, win.span)))  # frames a window uses
     # one slot per frame of a window's span, written in place: a window's frames
     # all lie within its span, so frame i's slot (i % span) is free again once
     # the windows that use i are done; no per-frame allocation, so the heap
