@@ -176,9 +176,17 @@ def export_cmd(
             help="Model option, e.g. --set r=32 (STA) or --set keep=0.3 (TSNet); repeatable.",
         ),
     ] = None,
+    step_frames: Annotated[
+        int | None,
+        typer.Option(help="Stream models (movinet-*-stream): frames per call (default 1)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
     """Export a model to ExecuTorch (.pte), Core ML (.mlpackage) or OpenVINO (.xml), with a sidecar.
+
+    A stream model (movinet-a0-stream, ...) becomes a streaming program: one
+    call takes the next --step-frames frames plus the state tensors the sidecar
+    lists, and returns the logits plus the new state.
 
     Examples: `mobilevid export --variant 560m --target coreml`;
     `mobilevid export -m 560m 1g --target executorch --quantize int8`;
@@ -412,6 +420,14 @@ def bench(
         int | None,
         typer.Option(help="Clip length (default: 64 for Table 12's models, else the model's)."),
     ] = None,
+    paper_input: Annotated[
+        bool,
+        typer.Option(
+            "--paper-input",
+            help="Every model at its own paper's clip (X3D-S 13x160, MoViNet 50x172), not "
+            "Table 12's 64 frames.",
+        ),
+    ] = False,
     size: Annotated[
         int | None, typer.Option(help="Input side (default: each model's own).")
     ] = None,

@@ -88,10 +88,11 @@ def profile(
     from mobilevid.models import create_model, model_info
 
     info = model_info(name)
-    model = create_model(info.name, **overrides)
+    p = info.paper
+    classes = p.num_classes if p and not overrides and paper_gmacs is None else 400
+    model = create_model(info.name, num_classes=classes, **overrides)
     shape = tuple(input_shape or info.input.shape(1))
     c = count(model, shape)
-    p = info.paper
     if overrides or paper_gmacs is not None:  # an ablation: the variant's params no longer apply
         pp, pg, pt = None, paper_gmacs, paper_top1
     else:

@@ -1,10 +1,36 @@
 import pytest
 import torch
+from torch import nn
 
 
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+def _randomized_movinet(name: str, num_classes: int = 7, seed: int = 1) -> nn.Module:
+    """A MoViNet whose every branch matters: ReZero starts at 0 in the reference
+    init (each block an identity), and BN statistics away from their init."""
+    torch.manual_seed(seed)
+    from mobilevid.models import create_model
+
+    m = create_model(name, num_classes=num_classes)
+    g = torch.Generator().manual_seed(seed)
+    for blk in m.blocks:
+        blk.rezero.data.uniform_(0.3, 1.0, generator=g)
+    for mod in m.modules():
+        if isinstance(mod, nn.BatchNorm3d):
+            mod.running_mean.uniform_(-0.3, 0.3, generator=g)
+            mod.running_var.uniform_(0.5, 2.0, generator=g)
+            mod.weight.data.uniform_(0.5, 1.5, generator=g)
+            mod.bias.data.uniform_(-0.2, 0.2, generator=g)
+    return m.eval()
+
+
+@pytest.fixture(scope="session")
+def randomized():
+    """``randomized(name, num_classes=7, seed=1)``: a MoViNet with live branches."""
+    return _randomized_movinet
 
 
 # VMF-560M exported at a small shape, once per session: the export tests check

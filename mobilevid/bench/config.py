@@ -20,6 +20,7 @@ class BenchConfig:
     warmup: int = 3
     runs: int = 12
     frames: int | None = None  # None: 64 for the models Table 12 times, else the model's own
+    paper_input: bool = False  # every model at its own paper's clip (X3D-S 13 frames, not 64)
     size: int | None = None  # None: each model's own resolution
     artifacts_dir: Path = Path("artifacts")
     reexport: bool = False

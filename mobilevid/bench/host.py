@@ -81,6 +81,17 @@ class Subject:
     def shape(self) -> tuple[int, int, int, int, int]:
         return self.source.input_shape
 
+    @property
+    def stream(self) -> bool:
+        """A stream model: timed per call of its streaming program (one frame)."""
+        return self.source.stream
+
+    @property
+    def step_shape(self) -> tuple[int, int, int, int, int]:
+        """What one timed call takes: the clip, or one frame for a stream model."""
+        b, c, _, h, w = self.shape
+        return (b, c, STEP_FRAMES, h, w) if self.stream else self.shape
+
     def key(self) -> str:
         """Identity of (network, weights, shape) for cached derived files."""
         s = self.source
@@ -102,13 +113,18 @@ def check_counts(cfg: BenchConfig) -> None:
         raise MobilevidError("--warmup must be >= 0; --threads, --frames and --size >= 1")
 
 
-def default_frames(name: str) -> int:
+STEP_FRAMES = 1  # a stream model is benched per frame, as a camera feeds it
+
+
+def default_frames(name: str, paper_input: bool = False) -> int:
     """Table 12 times 64-frame clips for every model it lists (X3D-S included);
-    any other model (ViT-S and its pruned forms) runs its own clip length."""
+    any other model (ViT-S and its pruned forms) runs its own clip length, and
+    with ``paper_input`` every model does (X3D-S 13 frames, MoViNet 50)."""
     from mobilevid.bench.paper import paper_latency
     from mobilevid.models import model_info
 
-    return 64 if paper_latency(name) else model_info(name).input.frames
+    own = model_info(name).input.frames
+    return own if paper_input or not paper_latency(name) else 64
 
 
 def subjects(cfg: BenchConfig) -> list[Subject]:
@@ -123,7 +139,7 @@ def subjects(cfg: BenchConfig) -> list[Subject]:
         info = model_info(v)
         if any(s.model == info.name and not (s.pte or s.xml or s.mlpackage) for s in out):
             continue
-        frames = cfg.frames or default_frames(info.name)
+        frames = cfg.frames or default_frames(info.name, cfg.paper_input)
         out.append(Subject(resolve_source(info.name, frames=frames, size=cfg.size)))
     for a in cfg.artifacts:
         a = Path(a)
@@ -209,7 +225,7 @@ def find_or_export(
                 and m.get("quantize") == quant
                 and m.get("target") == target
                 and m.get("backend") == chosen.name
-                and tuple(m["input"]["shape"]) == s.shape
+                and tuple(m["input"]["shape"]) == s.step_shape
                 and not m.get("overrides")
                 and m.get("num_classes") == 400
                 and m.get("weights") == s.source.weights
@@ -239,6 +255,9 @@ def _derived_path(s: Subject, cfg: BenchConfig, what: str, ext: str = ".onnx") -
     t, h = s.shape[2], s.shape[3]
     return Path(cfg.artifacts_dir) / "bench" / f"{s.model}_{what}_{t}x{h}_{s.key()}{ext}"
 
+
+# Runtimes a streaming program runs on (the others take whole clips)
+STREAM_RUNTIMES = ("eager", "executorch")
 
 # Runtimes that take no thread count: measured only at every usable CPU
 OWN_THREADS = {
@@ -294,10 +313,16 @@ def _jobs(
         with steps.step(f"building {s.model} at {'x'.join(map(str, s.shape[2:]))}"):
             model = build(s.source).module.eval()
             gmacs = count(model, s.shape).gmacs
+        extra: dict = {}
+        if s.stream:  # a call is one frame: its share of the clip's MACs
+            gmacs = gmacs * STEP_FRAMES / s.shape[2]
+            extra = {"stream": {"step_frames": STEP_FRAMES, "clip_frames": s.shape[2]}}
 
-        def result(runtime: str, quant: str, artifact: Path | None = None, s=s, g=gmacs) -> Result:
+        def result(runtime: str, quant: str, artifact: Path | None = None, s=s, g=gmacs,
+                   e=extra) -> Result:  # fmt: skip
             a = str(artifact) if artifact else None
-            return Result(s.model, runtime, BACKENDS[runtime], quant, list(s.shape), round(g, 4), a)
+            return Result(s.model, runtime, BACKENDS[runtime], quant, list(s.step_shape),
+                          round(g, 4), a, extra=dict(e))  # fmt: skip
 
         def mine(runtime: str, target: str, backend: str | None, wanted, s=s) -> None:
             """mobilevid's own files: given with --artifact, else found or exported."""
@@ -309,7 +334,9 @@ def _jobs(
                     r.error = str(e)
                 r.artifact = str(path) if path else None
                 gate = "bf16" if runtime == "executorch-openvino" else q
-                if runtime == "executorch-cpp":
+                if s.stream:
+                    jobs.append(_Job(r, partial(_load_stream_pte, path), gate))
+                elif runtime == "executorch-cpp":
                     jobs.append(_Job(r, lambda t: None, gate, separate=path))
                 elif runtime == "openvino-ir":
                     jobs.append(_Job(r, partial(_load_ir, path), gate))
@@ -317,6 +344,25 @@ def _jobs(
                     jobs.append(_Job(r, partial(_load_pte, path), gate))
 
         clips = _Peer(lambda s=s: _calibration(s))
+        if s.stream:
+            skipped = [r for r in runtimes if r not in STREAM_RUNTIMES]
+            if skipped:
+                run.notes.append(
+                    f"{s.model}: a streaming program, timed per frame on "
+                    f"{' and '.join(STREAM_RUNTIMES)} only ({', '.join(skipped)} take whole clips)"
+                )
+            for runtime in (r for r in runtimes if r in STREAM_RUNTIMES):
+                if runtime == "eager":
+                    size = s.shape[-1]
+                    jobs.append(_Job(result("eager", "fp32"),
+                                     lambda t, m=model, n=size: rt.eager_stream(m, n, STEP_FRAMES),
+                                     None))  # fmt: skip
+                else:
+                    wanted = [(q, p) for q, p, b in s.pte if b == "xnnpack"] or [
+                        (q, None) for q in quants if q in QUANTIZE
+                    ]
+                    mine(runtime, "executorch", None, wanted)
+            continue
         for runtime in runtimes:
             if runtime == "eager":
                 jobs.append(_Job(result("eager", "fp32"), lambda t, m=model: rt.eager(m), None))
@@ -443,6 +489,10 @@ def _load_pte(path: Path, threads: int) -> rt.Run:
     return rt.executorch(path)
 
 
+def _load_stream_pte(path: Path, threads: int) -> rt.StreamRun:
+    return rt.executorch_stream(path)
+
+
 def _load_ir(path: Path, threads: int) -> rt.Run:
     """mobilevid's IR at the precision its sidecar was verified at."""
     from mobilevid.export.artifact import read_sidecar
@@ -505,8 +555,9 @@ def _gate(
     todo = [j for j in (jobs if only is None else only) if j.run is not None and j.gate]
     for s in subs:
         of_s = [
-            j for j in jobs if (j.result.model, j.result.input_shape) == (s.model, list(s.shape))
-        ]
+            j for j in jobs
+            if (j.result.model, j.result.input_shape) == (s.model, list(s.step_shape))
+        ]  # fmt: skip
         mine = [j for j in of_s if j in todo]
         eager = next((j for j in of_s if j.result.runtime == "eager"), None)
         if not mine:
@@ -518,7 +569,7 @@ def _gate(
         clips.append(("random[0]", torch.randn(s.shape, generator=g)))
         with steps.step(f"{s.model}: eager reference on {len(clips)} clips"):
             model = build_reference(s) if eager is None else None
-            ref_run = eager.run if eager is not None and eager.run else rt.eager(model)
+            ref_run = _whole_clip(eager.run) if eager is not None and eager.run else rt.eager(model)
             refs = [ref_run(x) for _, x in clips]
         for j in steps.track(mine, f"{s.model}: checking each runtime against eager", len(mine)):
             max_abs, min_cos = GATES[j.gate]
@@ -527,7 +578,7 @@ def _gate(
                 for (name, x), ref in zip(clips, refs, strict=True):
                     if name.startswith("random") and j.gate != "fp32":
                         continue  # noise is far outside int8 calibration (as in verify)
-                    out = torch.as_tensor(j.run(x))
+                    out = torch.as_tensor(_whole_clip(j.run)(x))
                     checks.append(compare(name, ref, out, max_abs, min_cos))
             except MobilevidError as e:
                 j.result.error, j.run = str(e), None
@@ -549,6 +600,11 @@ def _gate(
                     + (f"<= {max_abs:g})" if max_abs else f">= {min_cos})")
                 )
                 j.run = None
+
+
+def _whole_clip(run: rt.Run) -> rt.Run:
+    """What answers for a whole clip: a streaming program is fed it frame by frame."""
+    return run.clip if isinstance(run, rt.StreamRun) else run
 
 
 def build_reference(s: Subject) -> torch.nn.Module:

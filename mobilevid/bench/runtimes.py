@@ -22,8 +22,11 @@ __all__ = [
     "RUNTIMES",
     "available",
     "coreml",
+    "StreamRun",
     "eager",
+    "eager_stream",
     "executorch",
+    "executorch_stream",
     "onnxruntime",
     "openvino",
     "openvino_convert",
@@ -93,6 +96,54 @@ def set_threads(threads: int) -> None:
 
     with muted():
         portable_lib._unsafe_reset_threadpool(threads)
+
+
+class StreamRun:
+    """A streaming program as the bench runs it. A call is one step: the next
+    frames, with the state the previous calls left (as on a camera feed), so
+    the timed work is what a phone does per frame. ``clip(x)`` feeds a whole
+    clip from the zero state, for the numerics gate against the whole-clip
+    model."""
+
+    def __init__(self, execute: Callable[[list[torch.Tensor]], Any], zero: list[torch.Tensor],
+                 step_frames: int, whole_clip: Run | None = None) -> None:  # fmt: skip
+        self.execute, self.zero, self.k = execute, zero, step_frames
+        self.whole_clip = whole_clip  # a faster equal reference for the gate (eager)
+        self.state = list(zero)
+
+    def __call__(self, frames: torch.Tensor):
+        out = self.execute([frames, *self.state])
+        self.state = list(out[1:])
+        return out[0]
+
+    def clip(self, x: torch.Tensor) -> torch.Tensor:
+        from mobilevid.export.stream import feed_clip
+
+        if self.whole_clip is not None:
+            return self.whole_clip(x)
+        return feed_clip(self.execute, x, self.zero, self.k)
+
+
+def executorch_stream(path: Path) -> StreamRun:
+    """A streaming .pte, its zero state read from the sidecar."""
+    from mobilevid.export.artifact import read_sidecar
+    from mobilevid.export.stream import state_from_meta
+    from mobilevid.export.verify import pte_method
+
+    meta = read_sidecar(path)
+    return StreamRun(pte_method(path), state_from_meta(meta), meta["stream"]["step_frames"])
+
+
+def eager_stream(model: torch.nn.Module, size: int, step_frames: int) -> StreamRun:
+    """The eager stream model, a step at a time (``MoViNet.stream``)."""
+    model.eval()
+
+    def execute(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        with torch.inference_mode():
+            logits, state = model.stream(xs[0], list(xs[1:]))
+        return [logits, *state]
+
+    return StreamRun(execute, model.init_state(size), step_frames, whole_clip=eager(model))
 
 
 def eager(model: torch.nn.Module) -> Run:

@@ -14,16 +14,20 @@ from mobilevid.deploy.mobile_former import (
     FramesFormerToMobile,
     FramesMobileToFormer,
 )
+from mobilevid.deploy.movinet import DeployMoViNet, DeployMoViNetStep
 from mobilevid.deploy.ops import FramesConv
 from mobilevid.deploy.vit import DeployViT
 from mobilevid.deploy.x3d import DeployX3D
 from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import VideoMobileFormer
+from mobilevid.models.movinet import MoViNet
 from mobilevid.models.vit import VisionTransformer
 from mobilevid.models.x3d import X3D
 
 __all__ = [
     "KEEP_FP32",
+    "DeployMoViNet",
+    "DeployMoViNetStep",
     "DeployVMF",
     "DeployViT",
     "DeployX3D",
@@ -39,12 +43,13 @@ KEEP_FP32 = (FramesMobileToFormer, FramesFormerToMobile, FramesFormer)
 _CONVERTERS: dict[type, type[nn.Module]] = {
     VideoMobileFormer: DeployVMF,
     X3D: DeployX3D,
+    MoViNet: DeployMoViNet,
     VisionTransformer: DeployViT,  # also STA and TSNet
 }
 
 
 def is_deployable(model: nn.Module) -> bool:
-    return isinstance(model, tuple(_CONVERTERS.values()))
+    return isinstance(model, (*_CONVERTERS.values(), DeployMoViNetStep))
 
 
 def to_deployable(model: nn.Module) -> nn.Module:

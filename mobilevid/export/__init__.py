@@ -63,10 +63,12 @@ __all__ = [
 
 def plan(cfg: ExportConfig) -> Plan:
     """Validate the request and resolve every default, without heavy work."""
-    from mobilevid.models import model_info
+    from mobilevid.models import list_models, model_info
 
     model_info(cfg.variant)  # an unknown name is the first thing to hear about
     backend = find_backend(cfg.target, cfg.backend)
+    if cfg.step_frames < 1:
+        raise MobilevidError(f"--step-frames must be positive, got {cfg.step_frames}")
     if cfg.calibration_clips < 1:
         raise MobilevidError(f"--calibration-clips must be positive, got {cfg.calibration_clips}")
     for p in cfg.calibration or []:
@@ -76,6 +78,16 @@ def plan(cfg: ExportConfig) -> Plan:
         cfg.variant, cfg.checkpoint, num_classes=cfg.num_classes, labels=cfg.labels,
         frames=cfg.frames, size=cfg.size, overrides=cfg.overrides, seed=cfg.seed,
     )  # fmt: skip
+    if cfg.step_frames != 1 and not source.stream:
+        raise MobilevidError(
+            f"--step-frames is for stream models ({', '.join(list_models(tag='stream'))}); "
+            f"{source.name} takes whole clips"
+        )
+    if source.stream and source.spec.frames % cfg.step_frames:
+        raise MobilevidError(
+            f"--step-frames {cfg.step_frames} does not divide the {source.spec.frames}-frame "
+            "clip verify feeds through the file; pick a divisor or set --frames"
+        )
     quantize = cfg.quantize or ("int8" if source.qat else backend.precisions[0])
     if source.qat:
         # a QAT checkpoint already holds its quantization: its own backend, int8 only

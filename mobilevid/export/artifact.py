@@ -82,6 +82,12 @@ def describe(plan: Plan, model: BuiltModel) -> dict[str, Any]:
             p: _version(p) for p in ("torch", "executorch", "coremltools", "torchao", "numpy")
         },
     }
+    if src.stream:
+        from mobilevid.export.stream import stream_metadata
+
+        k = plan.cfg.step_frames
+        meta["input"]["shape"] = [b, c, k, h, w]  # what one call of the program takes
+        meta["stream"] = stream_metadata(net, h, k, t)
     meta.update(plan.backend.metadata(plan))
     return meta
 

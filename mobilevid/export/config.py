@@ -32,3 +32,4 @@ class ExportConfig:
     size: int | None = None
     seed: int = 0  # weights without --checkpoint: torch.manual_seed(seed) + create_model
     overrides: dict[str, Any] | None = None  # create_model options (e.g. STA r), over the ckpt's
+    step_frames: int = 1  # stream models: frames per call of the streaming program

@@ -69,8 +69,8 @@ class CoreMLBackend(Backend):
     ) -> BackendOutput:
         import coremltools as ct
 
-        from mobilevid.quantize.coreml import quantize_weights
-
+        if plan.source.stream:
+            return self._export_stream(model, plan, meta, steps)
         example = torch.randn(plan.input_shape)
         net = model.module
         if model.qat is not None:
@@ -93,6 +93,49 @@ class CoreMLBackend(Backend):
                 minimum_deployment_target=getattr(ct.target, ios),
                 compute_precision=precision,
             )
+        return self._finish(mlmodel, model, plan, meta, steps)
+
+    def _export_stream(
+        self, model: BuiltModel, plan: Plan, meta: dict[str, Any], steps: Steps
+    ) -> BackendOutput:
+        """The streaming step (:mod:`mobilevid.export.stream`) as an ML program
+        with one input and one output per state tensor, named as the sidecar's
+        ``stream`` block names them. The frames-major step, not the 3D model:
+        the state layout is the one the .pte carries, so both apps share it."""
+        import coremltools as ct
+
+        from mobilevid.export import stream
+
+        if model.qat is not None:
+            raise MobilevidError(f"{plan.name}: QAT checkpoints of stream models are not supported")
+        k, size = plan.cfg.step_frames, plan.input_shape[-1]
+        with steps.step(f"torch.export (streaming step, {k} frame(s) per call)"):
+            step = stream.step_program(model.module, k)
+            example = stream.step_example(model.module, size, k)
+            ep = torch.export.export(step, example).run_decompositions({})
+        names = meta["stream"]["inputs"]
+        precision = ct.precision.FLOAT32 if plan.quantize == "fp32" else ct.precision.FLOAT16
+        ios = plan.cfg.ios_target
+        with steps.step(f"converting to Core ML ({ios}, mlprogram)"):
+            mlmodel = ct.convert(
+                ep,
+                inputs=[
+                    ct.TensorType(name=n, shape=x.shape, dtype=np.float32)
+                    for n, x in zip(names, example, strict=True)
+                ],
+                outputs=[
+                    ct.TensorType(name=n if i else "logits", dtype=np.float32)
+                    for i, n in enumerate(f"{n}_out" for n in names)
+                ],
+                convert_to="mlprogram",
+                minimum_deployment_target=getattr(ct.target, ios),
+                compute_precision=precision,
+            )
+        return self._finish(mlmodel, model, plan, meta, steps)
+
+    def _finish(self, mlmodel, model: BuiltModel, plan: Plan, meta, steps: Steps) -> BackendOutput:
+        from mobilevid.quantize.coreml import quantize_weights
+
         if plan.quantize in ("int8", "int4") and model.qat is None:
             with steps.step(f"quantizing weights to {plan.quantize} (per-channel, symmetric)"):
                 mlmodel = quantize_weights(mlmodel, plan.quantize)
@@ -108,9 +151,19 @@ def _describe(mlmodel, meta: dict[str, Any]) -> None:
     )
     mlmodel.version = meta["mobilevid_version"]
     mlmodel.author = "mobilevid"
-    mlmodel.input_description["video"] = (
-        "RGB clip (1, 3, T, H, W), float32, normalised as in mobilevid.input"
-    )
+    s = meta.get("stream")
+    if s:
+        mlmodel.input_description["frames"] = (
+            f"the next {s['step_frames']} RGB frame(s) (1, 3, k, H, W), normalised as in "
+            "mobilevid.input"
+        )
+        for x in s["state"]:
+            mlmodel.input_description[x["name"]] = f"state: {x['what']} (zeros at the start)"
+            mlmodel.output_description[f"{x['name']}_out"] = f"the next {x['name']}"
+    else:
+        mlmodel.input_description["video"] = (
+            "RGB clip (1, 3, T, H, W), float32, normalised as in mobilevid.input"
+        )
     mlmodel.output_description["logits"] = (
         "class scores (1, num_classes); labels in mobilevid.labels"
     )

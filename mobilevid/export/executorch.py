@@ -165,12 +165,19 @@ def _quantize_input_first(gm: torch.fx.GraphModule):
     return PassResult(gm, modified)
 
 
-def lower(deploy: torch.nn.Module, example: torch.Tensor, steps: Steps, name: str = "model"):
-    """Export + XNNPACK lowering; returns the ExecuTorch program manager."""
+def lower(
+    deploy: torch.nn.Module,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
+    steps: Steps,
+    name: str = "model",
+):
+    """Export + XNNPACK lowering; returns the ExecuTorch program manager.
+    ``example`` is the clip, or every input of a streaming step."""
     from executorch.exir import to_edge_transform_and_lower
 
+    args = example if isinstance(example, tuple) else (example,)
     with steps.step("torch.export"):
-        ep = torch.export.export(deploy, (example,))
+        ep = torch.export.export(deploy, args)
     with steps.step("lowering to XNNPACK"):
         edge = to_edge_transform_and_lower(
             ep, transform_passes=[_quantize_input_first], partitioner=[_partitioner()]
@@ -256,6 +263,8 @@ class XnnpackBackend(Backend):
         from mobilevid.deploy import to_deployable
         from mobilevid.quantize import xnnpack
 
+        if plan.source.stream:
+            return self._export_stream(model, plan, steps)
         example = torch.randn(plan.input_shape)
         if model.qat is not None:  # trained with fake quantization
             with steps.step("converting the QAT graph to int8"):
@@ -266,6 +275,33 @@ class XnnpackBackend(Backend):
             if plan.quantize == "int8":
                 clips = calibration_clips(plan, steps, plan.cfg.calibration)
                 deploy = xnnpack.ptq(deploy, example, clips, steps)
+        return self._save(deploy, example, plan, steps)
+
+    def _export_stream(self, model: BuiltModel, plan: Plan, steps: Steps) -> BackendOutput:
+        """The streaming step (see :mod:`mobilevid.export.stream`); int8 is
+        calibrated by feeding each real clip through it frame by frame, so the
+        state tensors are observed at the values a video gives them."""
+        from mobilevid.export import stream
+        from mobilevid.quantize import xnnpack
+
+        if model.qat is not None:
+            raise MobilevidError(f"{plan.name}: QAT checkpoints of stream models are not supported")
+        k, size = plan.cfg.step_frames, plan.input_shape[-1]
+        net = model.module
+        with steps.step(f"building the streaming step ({k} frame(s) per call, BN folded)"):
+            deploy = stream.step_program(net, k)
+            example = stream.step_example(net, size, k)
+        if plan.quantize == "int8":
+            clips = calibration_clips(plan, steps, plan.cfg.calibration)
+            zero = net.init_state(size)
+
+            def feed(observed: torch.nn.Module, clip: torch.Tensor) -> None:
+                stream.feed_clip(lambda xs: observed(*xs), clip, zero, k)
+
+            deploy = xnnpack.ptq(deploy, example, clips, steps, feed=feed)
+        return self._save(deploy, example, plan, steps)
+
+    def _save(self, deploy, example, plan: Plan, steps: Steps) -> BackendOutput:
         program, summary = lower(deploy, example, steps, plan.name)
 
         def write(tmp: Path) -> None:

@@ -62,6 +62,11 @@ class ModelSource:
         return self.spec.shape(1)
 
     @property
+    def stream(self) -> bool:
+        """A stream model: exported as a step over frames with carried state."""
+        return "stream" in self.info.tags
+
+    @property
     def weights(self) -> dict[str, Any]:
         """Provenance, as the sidecar records it and ``verify`` checks it."""
         if self.checkpoint is not None:

