@@ -45,6 +45,11 @@ check-full: $(DEV_STAMP)
 	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --output $(ART)/full --force
 	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --quantize bf16 --output $(ART)/full --force
 	$(MV) export --variant 560m 1g 2g 5g x3d-s --target openvino --quantize int8 --output $(ART)/full --force
+	$(MV) export --variant movinet-a0 movinet-a1 movinet-a2 x3d-xs --target executorch --output $(ART)/full --force
+	$(MV) export --variant movinet-a0 movinet-a1 movinet-a2 x3d-xs --target executorch --quantize int8 --output $(ART)/full --force
+	$(MV) export --variant movinet-a0 movinet-a0-stream --target coreml --output $(ART)/full --force
+	for q in fp32 int8; do $(MV) export --variant movinet-a0-stream --checkpoint builtin:movinet-a0-stream-motion \
+	  --frames 50 --size 172 -q $$q -o $(ART)/full/movinet-a0-stream_motion_$$q.pte --force || exit 1; done
 	$(MV) verify $(ART)/full/*.pte $(ART)/full/*.xml $(ART)/full/*.mlpackage
 	du -sh $(ART)/full/*.mlpackage
 	$(PY) -m pytest -m full -s -q tests
@@ -58,6 +63,8 @@ check-full: $(DEV_STAMP)
 	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --artifacts-dir $(ART) --report reports/bench-host-table12
 	$(MV) bench --device host --variant 560m 1g 2g 5g x3d-s --runtime eager openvino-ir openvino-int8 \
 	  --artifacts-dir $(ART) --report reports/bench-xeon-table12
+	$(MV) bench --device host --variant 560m 1g movinet-a0 movinet-a1 x3d-xs x3d-s movinet-a0-stream \
+	  --paper-input --runtime executorch --artifacts-dir $(ART) --report reports/bench-host-peers
 
 # The training claims of docs/train.md: VMF-560M from chance to >= 90% top-1 on
 # the synthetic motion set (16 x 64 x 64), exported and scored as a .pte; then
@@ -76,9 +83,14 @@ check-train: $(STAMP)
 
 # The checkpoint `mobilevid predict` uses by default (builtin:vmf-560m-motion):
 # the fp32 run of check-train, weights only, in fp16.
+# builtin:movinet-a0-stream-motion: MoViNet-A0-Stream on the same set (~3 min).
+A0S := runs/motion-a0-stream
 builtin-weights: $(STAMP)
 	test -f $(RUN)/best.pt || $(MAKE) check-train
 	$(PY) -c "from mobilevid.checkpoint import slim; slim('$(RUN)/best.pt', 'mobilevid/weights/vmf-560m_motion.pt')"
+	test -f $(A0S)/best.pt || $(MV) train --variant movinet-a0-stream --train synthetic:1024 \
+	  --val synthetic:256 --epochs 2 --frames 16 --size 64 --out $(A0S)
+	$(PY) -c "from mobilevid.checkpoint import slim; slim('$(A0S)/best.pt', 'mobilevid/weights/movinet-a0-stream_motion.pt')"
 
 # System tools the tests build with: javac (the Android core), cmake and g++ (the
 # C++ runner). Installed with apt-get when missing and possible (CI, as root).

@@ -57,6 +57,9 @@ BUILTIN = {
     # VMF-560M trained on the built-in synthetic motion set (16 x 64 x 64, 8
     # classes) by `make builtin-weights`; fp16 to halve the download
     "vmf-560m-motion": "weights/vmf-560m_motion.pt",
+    # MoViNet-A0-Stream on the same set (2 epochs of 1024 clips, 96.9% val top-1),
+    # also by `make builtin-weights`: trained weights for the streaming checks
+    "movinet-a0-stream-motion": "weights/movinet-a0-stream_motion.pt",
 }
 
 

@@ -36,6 +36,7 @@ from mobilevid.deploy.ops import (
     fold_bn_linear,
     temporal_mean,
 )
+from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import (
     DynamicReLU,
     Former,
@@ -238,6 +239,11 @@ class DeployVMF(nn.Module):
 
     def __init__(self, model: VideoMobileFormer):
         super().__init__()
+        if model.cfg.token_scope != "video":
+            raise MobilevidError(
+                "token_scope='frame' (Table 6's per-frame tokens) is a counting ablation with no "
+                "deployable form; export the paper's global tokens (the default)"
+            )
         model = copy.deepcopy(model).eval()
         self.cfg = model.cfg
         self.stem = FramesStem(model.stem)

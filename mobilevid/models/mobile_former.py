@@ -45,6 +45,7 @@ __all__ = [
 ACTIVATIONS = ("relu", "dyrelu", "frame_dyrelu")
 DW_CONVS = ("3d", "2+1d", "2d")
 TEMPORAL_DOWNSAMPLE = ("stem", "stages")
+TOKEN_SCOPES = ("video", "frame")
 
 
 # --------------------------------------------------------------------------- blocks
@@ -74,11 +75,13 @@ class DynamicReLU(nn.Module):
 
     def forward(self, x: torch.Tensor, token0: torch.Tensor) -> torch.Tensor:
         b, c, t = x.shape[:3]
+        # token 0 of the clip (B, d), or of each frame (B*T, d) with per-frame tokens
+        tok = token0.view(b, t, -1) if token0.shape[0] != b else token0.unsqueeze(1)
         if self.frame_level:
             pooled = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
-            ctx = torch.cat([pooled, token0.unsqueeze(1).expand(b, t, -1)], dim=-1)
+            ctx = torch.cat([pooled, tok.expand(b, t, -1)], dim=-1)
         else:
-            ctx = token0.unsqueeze(1)  # (B, 1, d): one set of slopes for all frames
+            ctx = tok  # (B, 1, d): one set of slopes for all frames (per frame: (B, T, d))
         coef = self.fc2(F.relu(self.fc1(ctx)))  # (B, T|1, 2C)
         coef = 2.0 * F.hardsigmoid(coef) - 1.0
         coef = coef.view(b, -1, 2, c).permute(2, 0, 3, 1)  # (2, B, C, T|1)
@@ -161,6 +164,15 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return attn.softmax(dim=-1) @ v
 
 
+def _per_frame(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """The clip (B, C, T, H, W) as T one-frame clips (B*T, C, 1, H, W) when the
+    tokens are per frame (z has B*T rows, Table 6's M x T' variant); else as is."""
+    b, c, t, h, w = x.shape
+    if z.shape[0] == b:
+        return x
+    return x.transpose(1, 2).reshape(b * t, c, 1, h, w)
+
+
 class MobileToFormer(nn.Module):
     """Tokens query the local map. Only the token side is projected (d -> C for the
     query, C -> d for the output); keys and values are the raw local features,
@@ -173,6 +185,7 @@ class MobileToFormer(nn.Module):
         self.proj = nn.Linear(channels, token_dim)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        x = _per_frame(x, z)  # per-frame tokens read their own frame
         b, c = x.shape[:2]
         h = self.heads
         kv = x.flatten(2).view(b, h, c // h, -1).transpose(-2, -1)  # (B, h, L, C/h)
@@ -192,13 +205,18 @@ class FormerToMobile(nn.Module):
         self.v = nn.Linear(token_dim, channels)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        clip = x
+        x = _per_frame(x, z)  # each frame reads its own tokens
         b, c = x.shape[:2]
         h = self.heads
         q = x.flatten(2).view(b, h, c // h, -1).transpose(-2, -1)  # (B, h, L, C/h)
         k = self.k(z).view(b, -1, h, c // h).transpose(1, 2)  # (B, h, M, C/h)
         v = self.v(z).view(b, -1, h, c // h).transpose(1, 2)
         out = _attend(q, k, v).transpose(-2, -1).reshape(x.shape)  # (B, C, T, H, W)
-        return x + out
+        if out.shape != clip.shape:  # per frame: back to the clip's layout
+            bt, _, _, hh, ww = out.shape
+            out = out.view(clip.shape[0], bt // clip.shape[0], c, hh, ww).transpose(1, 2)
+        return clip + out
 
 
 class Former(nn.Module):
@@ -294,7 +312,10 @@ class Head(nn.Module):
     def forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         x = F.hardswish(self.bn(self.conv(x))).mean(dim=(2, 3, 4))  # (B, 6C)
         if z is not None:
-            x = torch.cat([x, z[:, 0]], dim=1)
+            z0 = z[:, 0]
+            if z0.shape[0] != x.shape[0]:  # per-frame tokens: token 0 averaged over frames
+                z0 = z0.view(x.shape[0], -1, z0.shape[-1]).mean(dim=1)
+            x = torch.cat([x, z0], dim=1)
         x = F.hardswish(self.bn_fc(self.fc(x)))
         return self.classifier(self.drop(x))
 
@@ -309,6 +330,7 @@ class VMFConfig:
     expansion: float = 2.25
     stem_temporal_stride: int = 4
     num_tokens: int = 6  # Table 6
+    token_scope: str = "video"  # Table 6: "video" (M global tokens) or "frame" (M per frame)
     token_dim: int = 128
     former: bool = True  # False: Mobile3D (Table 2)
     temporal_downsample: str = "stem"  # Table 8: "stem" or "stages"
@@ -338,6 +360,14 @@ class VMFConfig:
         if self.temporal_downsample == "stages" and s > 2 ** len(self.blocks):
             raise MobilevidError(
                 f"cannot spread temporal stride {s} over {len(self.blocks)} stages"
+            )
+        if self.token_scope not in TOKEN_SCOPES:
+            raise MobilevidError(
+                f"token_scope must be one of {TOKEN_SCOPES}, got {self.token_scope!r}"
+            )
+        if self.token_scope == "frame" and self.temporal_downsample != "stem":
+            raise MobilevidError(
+                "token_scope='frame' needs temporal_downsample='stem' (frames fixed after the stem)"
             )
         if self.num_tokens < 1 and self.former:
             raise MobilevidError("num_tokens must be >= 1")
@@ -406,7 +436,10 @@ class VideoMobileFormer(nn.Module):
         ):
             raise MobilevidError(f"expected a clip (B, 3, T, H, W), got shape {tuple(x.shape)}")
         x = self.stem(x)
-        z = self.tokens.expand(x.shape[0], -1, -1) if self.cfg.former else None
+        z = None
+        if self.cfg.former:  # per frame: the same M learned tokens start every frame
+            rows = x.shape[0] * (x.shape[2] if self.cfg.token_scope == "frame" else 1)
+            z = self.tokens.expand(rows, -1, -1)
         for blk in self.blocks:
             x, z = blk(x, z)
         return x, z
@@ -547,10 +580,22 @@ ABLATIONS: tuple[Ablation, ...] = (
         _abl("6", f"{m} tokens", "vmf-2g", g, t, num_tokens=m)
         for m, g, t in ((2, 2.51, 70.3), (4, 2.56, 70.8), (6, 2.61, 71.1), (8, 2.65, 70.6))
     ),
-    # Table 7 widened/deepened each stride to keep FLOPs; only the stride is a knob here.
+    # Table 6's second half: M tokens for each of the T' = 16 frames after the stem
     *(
-        _abl("7", f"stem stride {s}", "vmf-1g", None, t, stem_temporal_stride=s)
-        for s, t in ((1, 60.3), (2, 63.7), (4, 67.4), (8, 65.0))
+        _abl("6", f"{m} x T' tokens", "vmf-2g", g, t, num_tokens=m, token_scope="frame")
+        for m, g, t in ((2, 2.55, 68.8), (4, 2.65, 69.8), (6, 2.75, 71.4), (8, 2.86, 70.4))
+    ),
+    # Table 7 re-sized each stride to hold ~1.43 G and does not say how: ours
+    # narrows stride 1 (width 8, one block fewer in stage 3) and stride 2 (width
+    # 12), and widens stride 8 (width 22), the only knobs changed
+    *(
+        _abl("7", f"stem stride {s}", "vmf-1g", g, t, stem_temporal_stride=s, **kw)
+        for s, g, t, kw in (
+            (1, 1.43, 60.3, dict(base_dim=8, blocks=(1, 2, 2, 2))),
+            (2, 1.51, 63.7, dict(base_dim=12)),
+            (4, 1.43, 67.4, {}),
+            (8, 1.44, 65.0, dict(base_dim=22)),
+        )
     ),
     _abl("8", "downsample at each stage", "vmf-560m", 1.14, 61.9, temporal_downsample="stages"),
     _abl("8", "downsample at stem", "vmf-560m", 0.56, 62.6),
@@ -561,5 +606,17 @@ ABLATIONS: tuple[Ablation, ...] = (
     *(
         _abl("11", a, "vmf-2g", g, None, activation=a)
         for a, g in (("relu", 2.58), ("dyrelu", 2.58), ("frame_dyrelu", 2.61))
+    ),
+    # Table 9: depth 8 is the 1G layout (1, 2, 3, 2); 16/24/32 repeat every stage
+    # 2/3/4 times (the paper gives only the depth)
+    *(
+        _abl("9", f"{name} depth {8 * k}", model, g, t, blocks=(k, 2 * k, 3 * k, 2 * k))
+        for k, m3d, vmf in (
+            (1, (1.26, 60.9), (1.43, 67.4)),
+            (2, (1.90, 65.7), (2.14, 70.3)),
+            (3, (2.53, 68.8), (2.85, 71.8)),
+            (4, (3.17, 70.0), (3.56, 71.9)),
+        )
+        for name, model, (g, t) in (("Mobile3D", "mobile3d-1g", m3d), ("VMF", "vmf-1g", vmf))
     ),
 )

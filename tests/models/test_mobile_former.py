@@ -141,3 +141,40 @@ def test_deterministic_init():
     torch.manual_seed(0)
     b = create_model("vmf-560m").state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_per_frame_tokens_table6():
+    """token_scope='frame': M tokens for each frame after the stem, each frame's
+    tokens reading only that frame. With one frame after the stem it is the
+    global-token model with the same weights."""
+    import torch
+
+    from mobilevid.deploy import to_deployable
+    from mobilevid.errors import MobilevidError
+    from mobilevid.models import create_model
+
+    per_frame = create_model("vmf-2g", num_classes=5, token_scope="frame").eval()
+    glob = create_model("vmf-2g", num_classes=5).eval()
+    glob.load_state_dict(per_frame.state_dict())
+    with torch.no_grad():
+        one = torch.rand(2, 3, 4, 64, 64)  # stem stride 4: one frame
+        torch.testing.assert_close(per_frame(one), glob(one))
+        many = torch.rand(2, 3, 8, 64, 64)  # two frames: now they differ
+        (xf, zf), (xg, zg) = per_frame.forward_features(many), glob.forward_features(many)
+        assert zf.shape[0] == 2 * zg.shape[0] == 4
+        assert (xf - xg).abs().max() > 1e-3
+        # frame 1's tokens never see frame 0: change frame 0, frame 1's features hold
+        # (the 3x3x3 depthwise convs mix frames, so only the first block is checked)
+        x = per_frame.stem(many)
+        z = per_frame.tokens.expand(2 * x.shape[2], -1, -1)
+        z1 = per_frame.blocks[0].mobile_to_former(x, z)
+        y = x.clone()
+        y[:, :, 0] += 1.0
+        z2 = per_frame.blocks[0].mobile_to_former(y, z)
+        torch.testing.assert_close(
+            z1.view(2, 2, *z1.shape[1:])[:, 1], z2.view(2, 2, *z2.shape[1:])[:, 1]
+        )
+    with pytest.raises(MobilevidError, match="temporal_downsample"):
+        create_model("vmf-2g", token_scope="frame", temporal_downsample="stages")
+    with pytest.raises(MobilevidError, match="no deployable form"):
+        to_deployable(per_frame)
