@@ -120,7 +120,7 @@ def _pte(path: Path) -> Predictor:
         frames=int(inp["frames"]), size=int(inp["size"]), mean=tuple(inp["mean"]),
         std=tuple(inp["std"]), frame_stride=inp.get("frame_stride"),
     )  # fmt: skip
-    run = load_pte(path)
+    run = load_pte(path, meta.get("stream"))  # a streaming program is fed the clip frame by frame
     return Predictor(f"{path.name} (ExecuTorch)", spec, list(meta["labels"]), run, batch_size=1)
 
 

@@ -171,6 +171,38 @@ def sidecar() -> dict:
     }
 
 
+def stream_sidecar() -> dict:
+    """A streaming program's sidecar (MoViNet-A0-Stream at 8x64): the state an app
+    carries between calls."""
+    from mobilevid.export import ExportConfig, build, plan
+    from mobilevid.export.artifact import describe
+
+    with tempfile.TemporaryDirectory() as tmp:
+        p = plan(ExportConfig(variant="movinet-a0-stream", frames=8, size=64, output=Path(tmp)))
+        meta = describe(p, build(p.source))
+    meta["created"] = "2026-01-01T00:00:00Z"
+    meta["versions"] = {k: "pinned" for k in meta["versions"]}
+    meta["labels"] = meta["labels"][:3]
+    meta["num_classes"] = 3
+    meta["output"]["shape"] = [1, 3]
+    st = meta["stream"]
+    expected = {
+        "input_shape": meta["input"]["shape"],
+        "step_frames": st["step_frames"],
+        "clip_frames": st["clip_frames"],
+        "state_names": [s["name"] for s in st["state"]],
+        "state_shapes": [s["shape"] for s in st["state"]],
+        "state_floats": sum(int(np.prod(s["shape"])) for s in st["state"]),
+        "input_length": int(np.prod(meta["input"]["shape"])),
+    }
+    return {
+        "format": FORMAT,
+        "what": "parse a streaming program's sidecar: its `stream` block",
+        "sidecar": meta,
+        "expected": expected,
+    }
+
+
 def windows() -> dict:
     """Live mode: when a window is due, which frames it takes, what is dropped
     while a classification is in flight, and the smoothing over windows."""
@@ -236,6 +268,7 @@ FILES = {
     "topk.json": topk,
     "stats.json": stats,
     "sidecar.json": sidecar,
+    "stream_sidecar.json": stream_sidecar,
     "windows.json": windows,
 }
 

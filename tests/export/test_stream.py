@@ -133,3 +133,15 @@ def test_coreml_stream_package_carries_the_same_state(stream_ckpt, tmp_path):
     report = verify(r.path)
     assert report.interface["checks"]["state inputs and outputs"] is True
     assert report.passed and report.interface["input_shape"] == [1, 3, 1, 64, 64]
+
+
+def test_predict_feeds_a_streaming_pte_frame_by_frame(stream_fp32, stream_ckpt):
+    """`predict`/`evaluate --artifact` take a streaming .pte like a clip one."""
+    from mobilevid.export.source import build, source_from_sidecar
+    from mobilevid.inference import load_predictor
+
+    pred = load_predictor(artifact=stream_fp32.path)
+    model = build(source_from_sidecar(stream_fp32.metadata, stream_ckpt)).module
+    x = torch.rand(2, 3, 8, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(pred.run(x), model(x), rtol=0, atol=1e-4)

@@ -8,9 +8,56 @@ import java.util.Map;
 /**
  * What the app needs from an artifact's sidecar, {@code <artifact>.json} next to the {@code
  * .pte} (mobilevid.export.artifact.describe): the input's name, shape, frame count, size,
- * frame stride, normalisation, the output's name and the labels.
+ * frame stride, normalisation, the output's name and the labels; for a streaming program
+ * (MoViNet-*-Stream) the state tensors it carries between calls ({@link Stream}).
  */
 public final class Sidecar {
+  /**
+   * A streaming program's contract: {@code forward(frames, *state) -> (logits, *state)}, with
+   * {@code stepFrames} frames per call; every state tensor starts at zeros and each call's
+   * outputs 1.. are the next call's inputs 1.., in this order.
+   */
+  public static final class Stream {
+    public final int stepFrames;
+    /** The clip the model is specified with (its logits after that many frames). */
+    public final int clipFrames;
+    public final List<String> stateNames;
+    public final List<long[]> stateShapes;
+
+    Stream(Map<String, Object> d) {
+      stepFrames = Json.asInt(Json.get(d, "step_frames", "stream"), "stream.step_frames");
+      clipFrames = Json.asInt(Json.get(d, "clip_frames", "stream"), "stream.clip_frames");
+      List<String> names = new ArrayList<>();
+      List<long[]> shapes = new ArrayList<>();
+      List<Object> state = Json.asArray(Json.get(d, "state", "stream"), "stream.state");
+      for (int i = 0; i < state.size(); i++) {
+        Map<String, Object> t = Json.asObject(state.get(i), "stream.state[" + i + "]");
+        names.add(Json.asString(Json.get(t, "name", "state"), "stream.state[" + i + "].name"));
+        shapes.add(Json.longs(Json.get(t, "shape", "state"), "stream.state[" + i + "].shape"));
+        Object init = t.get("init");
+        if (init != null && !"zeros".equals(init)) {
+          throw new IllegalArgumentException("stream.state[" + i + "].init must be zeros");
+        }
+      }
+      stateNames = Collections.unmodifiableList(names);
+      stateShapes = Collections.unmodifiableList(shapes);
+      if (stepFrames < 1 || clipFrames < 1 || names.isEmpty()) {
+        throw new IllegalArgumentException("stream needs step_frames, clip_frames and a state");
+      }
+    }
+
+    /** The zero state: one float array per state tensor, in input order. */
+    public float[][] zeroState() {
+      float[][] out = new float[stateShapes.size()][];
+      for (int i = 0; i < out.length; i++) {
+        long n = 1;
+        for (long d : stateShapes.get(i)) n *= d;
+        out[i] = new float[Math.toIntExact(n)];
+      }
+      return out;
+    }
+  }
+
   public static final String FORMAT = "mobilevid-artifact/1";
 
   public final String format;
@@ -30,6 +77,8 @@ public final class Sidecar {
   public final long[] outputShape;
   public final int numClasses;
   public final List<String> labels;
+  /** Null: a whole-clip program. */
+  public final Stream stream;
 
   private Sidecar(Map<String, Object> d) {
     format = optString(d, "format");
@@ -60,6 +109,8 @@ public final class Sidecar {
     labels = Collections.unmodifiableList(ls);
     Object nc = d.get("num_classes");
     numClasses = nc != null ? Json.asInt(nc, "num_classes") : ls.size();
+    Object st = d.get("stream");
+    stream = st == null ? null : new Stream(Json.asObject(st, "stream"));
     check();
   }
 
@@ -81,10 +132,13 @@ public final class Sidecar {
     if (frameStride != null && frameStride < 1) {
       throw new IllegalArgumentException("input.frame_stride must be null or positive");
     }
-    long[] want = {1, 3, frames, size, size};
+    // a streaming program takes step_frames frames per call, a clip program the whole clip
+    long t = stream != null ? stream.stepFrames : frames;
+    long[] want = {1, 3, t, size, size};
     if (!java.util.Arrays.equals(inputShape, want)) {
       throw new IllegalArgumentException(
-          "input.shape " + java.util.Arrays.toString(inputShape) + " is not (1, 3, frames, size, size)");
+          "input.shape " + java.util.Arrays.toString(inputShape) + " is not (1, 3, "
+              + (stream != null ? "stream.step_frames" : "frames") + ", size, size)");
     }
     if (!labels.isEmpty() && labels.size() != numClasses) {
       throw new IllegalArgumentException(
@@ -106,9 +160,9 @@ public final class Sidecar {
     return artifactPath + ".json";
   }
 
-  /** Number of floats in one input clip. */
+  /** Number of floats in one input clip (for a streaming program: in one call's frames). */
   public int inputLength() {
-    return Preprocess.clipLength(frames, size);
+    return Preprocess.clipLength(stream != null ? stream.stepFrames : frames, size);
   }
 
   /** The label of class {@code i}, or "class i" when the sidecar has none. */
