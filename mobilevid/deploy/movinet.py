@@ -27,17 +27,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevid.deploy.ops import FramesConv, temporal_mean
+from mobilevid.deploy.ops import FramesConv, conv1x1_as_linear, temporal_mean
 from mobilevid.models.movinet import ConvBN, MoViNet, MoViNetBlock, SqueezeExcite
 
 __all__ = ["DeployMoViNet", "DeployMoViNetStep"]
-
-
-def _linear(conv: nn.Conv3d) -> nn.Linear:
-    fc = nn.Linear(conv.in_channels, conv.out_channels)
-    fc.weight.data.copy_(conv.weight.detach().flatten(1))
-    fc.bias.data.copy_(conv.bias.detach())
-    return fc
 
 
 def _frames_conv(cb: ConvBN, scale: torch.Tensor | None = None) -> FramesConv:
@@ -58,8 +51,8 @@ def _spatial_mean(x: torch.Tensor) -> torch.Tensor:
 class FramesSE(nn.Module):
     def __init__(self, se: SqueezeExcite):
         super().__init__()
-        self.reduce = _linear(se.reduce)
-        self.expand = _linear(se.expand)
+        self.reduce = conv1x1_as_linear(se.reduce)
+        self.expand = conv1x1_as_linear(se.expand)
 
     def gate(self, pooled: torch.Tensor) -> torch.Tensor:
         """(N, C) pooled means -> (N, C) gates."""

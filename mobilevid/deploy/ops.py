@@ -28,6 +28,7 @@ __all__ = [
     "FramesConv",
     "LinearLayerNorm",
     "clip_to_frames",
+    "conv1x1_as_linear",
     "fold_bn",
     "fold_bn_linear",
     "frames_to_clip",
@@ -56,6 +57,15 @@ def fold_bn_linear(fc: nn.Linear, bn: nn.BatchNorm1d | None) -> nn.Linear:
     out.weight.data.copy_(w)
     out.bias.data.copy_(b)
     return out
+
+
+def conv1x1_as_linear(conv: nn.Conv3d) -> nn.Linear:
+    """A 1x1x1 conv applied to pooled (N, C) vectors (squeeze-excite) is a Linear."""
+    fc = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)
+    fc.weight.data.copy_(conv.weight.detach().flatten(1))
+    if conv.bias is not None:
+        fc.bias.data.copy_(conv.bias.detach())
+    return fc
 
 
 class FramesConv(nn.Module):

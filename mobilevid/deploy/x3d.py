@@ -12,25 +12,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mobilevid.deploy.ops import FramesConv, temporal_mean
+from mobilevid.deploy.ops import FramesConv, conv1x1_as_linear, temporal_mean
 from mobilevid.models.x3d import X3D, Bottleneck, SqueezeExcite
 
 __all__ = ["DeployX3D"]
 
 
-def _conv1x1_as_linear(conv: nn.Conv3d) -> nn.Linear:
-    fc = nn.Linear(conv.in_channels, conv.out_channels, bias=conv.bias is not None)
-    fc.weight.data.copy_(conv.weight.detach().flatten(1))
-    if conv.bias is not None:
-        fc.bias.data.copy_(conv.bias.detach())
-    return fc
-
-
 class FramesSE(nn.Module):
     def __init__(self, se: SqueezeExcite):
         super().__init__()
-        self.fc1 = _conv1x1_as_linear(se.fc1)
-        self.fc2 = _conv1x1_as_linear(se.fc2)
+        self.fc1 = conv1x1_as_linear(se.fc1)
+        self.fc2 = conv1x1_as_linear(se.fc2)
 
     def forward(self, x: torch.Tensor, batch: int) -> torch.Tensor:
         bt, c, h, w = x.shape
