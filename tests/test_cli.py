@@ -43,7 +43,9 @@ def test_profile_ablations_json():
     p = run("profile", "--ablations", "--json")
     rows = json.loads(p.stdout)
     six = [r for r in rows if r["label"].startswith("Table 6")]
-    assert [r["overrides"]["num_tokens"] for r in six] == [2, 4, 6, 8]
+    o = [r["overrides"] for r in six]
+    scopes = [(x.get("token_scope", "video"), x["num_tokens"]) for x in o]
+    assert scopes == [(s, m) for s in ("video", "frame") for m in (2, 4, 6, 8)]
 
 
 @pytest.mark.parametrize(

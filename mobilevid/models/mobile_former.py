@@ -63,9 +63,13 @@ class DynamicReLU(nn.Module):
     The init (1, 0) makes a fresh block start as a ReLU.
     """
 
-    def __init__(self, channels: int, token_dim: int, reduction: int, frame_level: bool):
+    def __init__(
+        self, channels: int, token_dim: int, reduction: int, frame_level: bool,
+        per_frame_tokens: bool = False,
+    ):  # fmt: skip
         super().__init__()
         self.channels, self.frame_level = channels, frame_level
+        self.per_frame_tokens = per_frame_tokens
         in_dim = token_dim + (channels if frame_level else 0)
         hidden = max(8, in_dim // reduction)
         self.fc1 = nn.Linear(in_dim, hidden)
@@ -76,7 +80,7 @@ class DynamicReLU(nn.Module):
     def forward(self, x: torch.Tensor, token0: torch.Tensor) -> torch.Tensor:
         b, c, t = x.shape[:3]
         # token 0 of the clip (B, d), or of each frame (B*T, d) with per-frame tokens
-        tok = token0.view(b, t, -1) if token0.shape[0] != b else token0.unsqueeze(1)
+        tok = token0.view(b, t, -1) if self.per_frame_tokens else token0.unsqueeze(1)
         if self.frame_level:
             pooled = x.mean(dim=(3, 4)).transpose(1, 2)  # (B, T, C)
             ctx = torch.cat([pooled, tok.expand(b, t, -1)], dim=-1)
@@ -108,6 +112,7 @@ class MobileBlock(nn.Module):
         activation: str,
         token_dim: int,
         dy_reduction: int,
+        per_frame_tokens: bool = False,
     ):
         super().__init__()
         st, ss = stride[0], stride[1]
@@ -142,8 +147,8 @@ class MobileBlock(nn.Module):
             self.act2: nn.Module | None = None
         else:
             frame = activation == "frame_dyrelu"
-            self.act1 = DynamicReLU(hidden, token_dim, dy_reduction, frame)
-            self.act2 = DynamicReLU(hidden, token_dim, dy_reduction, frame)
+            self.act1 = DynamicReLU(hidden, token_dim, dy_reduction, frame, per_frame_tokens)
+            self.act2 = DynamicReLU(hidden, token_dim, dy_reduction, frame, per_frame_tokens)
 
     def _act(self, act: nn.Module | None, x: torch.Tensor, token0: torch.Tensor | None):
         return F.relu(x) if act is None else act(x, token0)
@@ -164,12 +169,14 @@ def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     return attn.softmax(dim=-1) @ v
 
 
-def _per_frame(x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """The clip (B, C, T, H, W) as T one-frame clips (B*T, C, 1, H, W) when the
-    tokens are per frame (z has B*T rows, Table 6's M x T' variant); else as is."""
+def _per_frame(x: torch.Tensor) -> torch.Tensor:
+    """The clip (B, C, T, H, W) as T one-frame clips (B*T, C, 1, H, W), for
+    per-frame tokens (Table 6's M x T' variant: z has B*T rows).
+
+    Chosen by a constructor flag, never by comparing shapes: a shape test is a
+    Python `if` on a traced value, which FX symbolic tracing (Core ML's QAT)
+    refuses."""
     b, c, t, h, w = x.shape
-    if z.shape[0] == b:
-        return x
     return x.transpose(1, 2).reshape(b * t, c, 1, h, w)
 
 
@@ -178,14 +185,15 @@ class MobileToFormer(nn.Module):
     query, C -> d for the output); keys and values are the raw local features,
     which is what keeps the bridge cheap on T'*H*W positions."""
 
-    def __init__(self, channels: int, token_dim: int, heads: int = 2):
+    def __init__(self, channels: int, token_dim: int, heads: int = 2, per_frame: bool = False):
         super().__init__()
-        self.heads = heads
+        self.heads, self.per_frame = heads, per_frame
         self.q = nn.Linear(token_dim, channels)
         self.proj = nn.Linear(channels, token_dim)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        x = _per_frame(x, z)  # per-frame tokens read their own frame
+        if self.per_frame:  # per-frame tokens read their own frame
+            x = _per_frame(x)
         b, c = x.shape[:2]
         h = self.heads
         kv = x.flatten(2).view(b, h, c // h, -1).transpose(-2, -1)  # (B, h, L, C/h)
@@ -198,22 +206,23 @@ class FormerToMobile(nn.Module):
     """The local map queries the tokens; key and value projections d -> C on the
     token side only, the result is added to the Mobile output."""
 
-    def __init__(self, channels: int, token_dim: int, heads: int = 2):
+    def __init__(self, channels: int, token_dim: int, heads: int = 2, per_frame: bool = False):
         super().__init__()
-        self.heads = heads
+        self.heads, self.per_frame = heads, per_frame
         self.k = nn.Linear(token_dim, channels)
         self.v = nn.Linear(token_dim, channels)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         clip = x
-        x = _per_frame(x, z)  # each frame reads its own tokens
+        if self.per_frame:  # each frame reads its own tokens
+            x = _per_frame(x)
         b, c = x.shape[:2]
         h = self.heads
         q = x.flatten(2).view(b, h, c // h, -1).transpose(-2, -1)  # (B, h, L, C/h)
         k = self.k(z).view(b, -1, h, c // h).transpose(1, 2)  # (B, h, M, C/h)
         v = self.v(z).view(b, -1, h, c // h).transpose(1, 2)
         out = _attend(q, k, v).transpose(-2, -1).reshape(x.shape)  # (B, C, T, H, W)
-        if out.shape != clip.shape:  # per frame: back to the clip's layout
+        if self.per_frame:  # back to the clip's layout
             bt, _, _, hh, ww = out.shape
             out = out.view(clip.shape[0], bt // clip.shape[0], c, hh, ww).transpose(1, 2)
         return clip + out
@@ -244,13 +253,16 @@ class Former(nn.Module):
 
 
 class MobileFormerBlock(nn.Module):
-    def __init__(self, mobile: MobileBlock, c_in: int, c_out: int, token_dim: int, former: bool):
+    def __init__(
+        self, mobile: MobileBlock, c_in: int, c_out: int, token_dim: int, former: bool,
+        per_frame: bool = False,
+    ):  # fmt: skip
         super().__init__()
         self.mobile = mobile
         if former:
-            self.mobile_to_former = MobileToFormer(c_in, token_dim)
+            self.mobile_to_former = MobileToFormer(c_in, token_dim, per_frame=per_frame)
             self.former = Former(token_dim)
-            self.former_to_mobile = FormerToMobile(c_out, token_dim)
+            self.former_to_mobile = FormerToMobile(c_out, token_dim, per_frame=per_frame)
         self.has_former = former
 
     def forward(
@@ -308,12 +320,13 @@ class Head(nn.Module):
         self.bn_fc = nn.BatchNorm1d(cfg.head_hidden)
         self.drop = nn.Dropout(cfg.dropout)
         self.classifier = nn.Linear(cfg.head_hidden, num_classes)
+        self.per_frame = cfg.token_scope == "frame"
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         x = F.hardswish(self.bn(self.conv(x))).mean(dim=(2, 3, 4))  # (B, 6C)
         if z is not None:
             z0 = z[:, 0]
-            if z0.shape[0] != x.shape[0]:  # per-frame tokens: token 0 averaged over frames
+            if self.per_frame:  # per-frame tokens: token 0 averaged over frames
                 z0 = z0.view(x.shape[0], -1, z0.shape[-1]).mean(dim=1)
             x = torch.cat([x, z0], dim=1)
         x = F.hardswish(self.bn_fc(self.fc(x)))
@@ -386,6 +399,7 @@ class VideoMobileFormer(nn.Module):
         stages_t = cfg.temporal_downsample == "stages"
         # "stages": no temporal stride at the stem; stride 2 in the first log2(s) stages
         n_halvings = int(math.log2(cfg.stem_temporal_stride))
+        per_frame = cfg.token_scope == "frame"
         self.stem = Stem(c, 1 if stages_t else cfg.stem_temporal_stride)
         if cfg.former:
             self.tokens = nn.Parameter(torch.randn(1, cfg.num_tokens, cfg.token_dim) * 0.02)
@@ -399,9 +413,11 @@ class VideoMobileFormer(nn.Module):
                 stride = (st, 2, 2) if j == 0 else (1, 1, 1)
                 mobile = MobileBlock(
                     c_in, c_out, hidden, stride, cfg.dw_conv, cfg.activation,
-                    cfg.token_dim, cfg.dy_reduction,
+                    cfg.token_dim, cfg.dy_reduction, per_frame,
                 )  # fmt: skip
-                blocks.append(MobileFormerBlock(mobile, c_in, c_out, cfg.token_dim, cfg.former))
+                blocks.append(
+                    MobileFormerBlock(mobile, c_in, c_out, cfg.token_dim, cfg.former, per_frame)
+                )
                 c_in = c_out
         self.blocks = nn.ModuleList(blocks)
         self.head = Head(c_in, cfg, num_classes)

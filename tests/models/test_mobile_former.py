@@ -178,3 +178,15 @@ def test_per_frame_tokens_table6():
         create_model("vmf-2g", token_scope="frame", temporal_downsample="stages")
     with pytest.raises(MobilevidError, match="no deployable form"):
         to_deployable(per_frame)
+
+
+@pytest.mark.parametrize("scope", ["video", "frame"])
+def test_fx_symbolic_trace_for_both_token_scopes(scope):
+    """Core ML's QAT traces the model with torch.fx: the token layout must come
+    from the config, not from a Python `if` on a traced shape (CI once failed
+    on exactly that)."""
+    model = create_model("vmf-2g", num_classes=5, token_scope=scope).eval()
+    traced = torch.fx.symbolic_trace(model)
+    clip = torch.rand(1, 3, 8, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(traced(clip), model(clip))
