@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PEERS_STAMP := $(STAMP)-peers-$(shell cksum requirements-litert.txt | cut -d' ' -f1)
 DEV_STAMP := $(PEERS_STAMP)-dev
 
-.PHONY: run test lint check-full check-train builtin-weights setup setup-dev clean system-deps
+.PHONY: run test lint fuzz check-full check-train builtin-weights setup setup-dev clean system-deps
 
 ART := artifacts
 MV  := $(VENV)/bin/mobilevid
@@ -107,7 +107,7 @@ system-deps:
 	fi
 
 test: $(DEV_STAMP) system-deps
-	$(VENV)/bin/ruff check mobilevid tests
+	$(VENV)/bin/ruff check mobilevid tests fuzz
 	$(PY) -m pytest -q
 	$(MAKE) test-java
 
@@ -116,9 +116,25 @@ test: $(DEV_STAMP) system-deps
 test-java:
 	android_demo/core/run_tests.sh
 
+# Coverage-guided fuzzing (atheris) of the video path and of sidecar/recipe
+# parsing, FUZZ_SECONDS each (10 minutes in all by default). The corpus grows
+# in fuzz/corpus/ between runs; a crash is saved to fuzz/crashes/ and fails
+# the target (then: fix it, and move the input to fuzz/regressions/<target>/,
+# which `make test` replays).
+FUZZ_SECONDS ?= 300
+.PHONY: fuzz
+fuzz: $(DEV_STAMP)
+	mkdir -p fuzz/crashes
+	for t in video sidecar; do mkdir -p fuzz/corpus/$$t; \
+	  (cd fuzz && ../$(PY) $$t.py -max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=4096 \
+	    -artifact_prefix=crashes/$$t- -print_final_stats=1 corpus/$$t 2>&1 \
+	    | grep -E "^(Done|stat::number_of_executed_units|stat::peak_rss|==.*ERROR|SUMMARY)|Uncaught|Error" ) ; \
+	  test -z "$$(ls fuzz/crashes | grep "^$$t-")" || { echo "fuzz $$t: crash saved in fuzz/crashes"; exit 1; }; \
+	done
+
 lint: $(DEV_STAMP)
-	$(VENV)/bin/ruff check mobilevid tests
-	$(VENV)/bin/ruff format --check mobilevid tests
+	$(VENV)/bin/ruff check mobilevid tests fuzz
+	$(VENV)/bin/ruff format --check mobilevid tests fuzz
 
 setup: $(STAMP)
 setup-dev: $(DEV_STAMP)

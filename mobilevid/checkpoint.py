@@ -10,9 +10,6 @@ A mobilevid checkpoint is a dict ``{"model": state_dict, "variant": name,
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import torch
 from torch import nn
 
 from mobilevid.errors import MobilevidError
+from mobilevid.files import atomic_write
 
 __all__ = [
     "Checkpoint",
@@ -164,32 +162,6 @@ def load_strict(
         )
         raise MobilevidError(f"{where}: shape mismatch for {shapes[0]}{hint}")
     model.load_state_dict(state_dict, strict=not any(k not in state_dict for k in optional))
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp)`` on a temporary name in the target's folder, then rename
-    it into place: a killed process never leaves a half-written file under
-    ``path``. Works for files and for directories (.mlpackage)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    target = tmp / path.name
-    try:
-        write(target)
-        if path.is_dir() and target.is_dir():
-            old = tmp / (path.name + ".old")
-            os.replace(path, old)  # a directory cannot be replaced in one step
-            os.replace(target, path)
-        else:
-            os.replace(target, path)
-    finally:
-        _rmtree(tmp)
-
-
-def _rmtree(p: Path) -> None:
-    import shutil
-
-    shutil.rmtree(p, ignore_errors=True)
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, **meta: Any) -> None:

@@ -15,9 +15,10 @@ from typing import Annotated
 
 import typer
 
-from mobilevid import __version__
+from mobilevid import __version__, interrupt
 from mobilevid.cli_options import config_from_flags, multi_value
 from mobilevid.errors import MobilevidError
+from mobilevid.interrupt import Interrupted
 
 app = typer.Typer(
     name="mobilevid",
@@ -1000,6 +1001,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args or "-v" in args
+    interrupt.install()  # SIGTERM too unwinds (temp files go) and exits 143
     with quiet(enabled=not verbose):
         try:
             # standalone_mode=False returns the exit code of `raise typer.Exit(n)`
@@ -1015,8 +1017,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         except typer.Exit as e:
             return e.exit_code
+        except Interrupted as e:
+            _error(e.message or f"interrupted by {e.name}: nothing partial was written")
+            return e.exit_code
         except (typer.Abort, KeyboardInterrupt):
-            _error("interrupted")
+            _error("interrupted: nothing partial was written")
             return 130
     return rc if isinstance(rc, int) else 0
 

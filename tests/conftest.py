@@ -133,3 +133,45 @@ def write_motion_sequence(path, labels, seconds: float, fps: int = 25, height: i
 @pytest.fixture(scope="session")
 def motion_sequence():
     return write_motion_sequence
+
+
+def write_fake_artifact(path, data: bytes = b"\0" * 16, **fields):
+    """A stand-in artifact (bytes that no runtime loads, for the transports that
+    never open them: a phone over adb) with a complete, valid sidecar written by
+    the real writer, so it carries the artifact's true size and sha256.
+    ``fields`` replace top-level sidecar fields; ``shape`` sets the input."""
+    from pathlib import Path
+
+    from mobilevid.export.artifact import write_sidecar
+
+    path = Path(path)
+    if path.suffix == ".mlpackage":
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "Manifest.json").write_bytes(data)
+    else:
+        path.write_bytes(data)
+    t, s = fields.pop("shape", [1, 3, 16, 64, 64])[2:4]
+    n = fields.get("num_classes", 400)
+    meta = {
+        "format": "mobilevid-artifact", "schema_version": 2, "mobilevid_version": "0.1.0",
+        "created": "2026-12-05T00:00:00Z", "model": "vmf-560m", "family": "VideoMobileFormer",
+        "overrides": {}, "num_classes": n, "target": "executorch", "backend": "xnnpack",
+        "quantize": "fp32", "qat": None, "ios_target": None,
+        "input": {
+            "name": "video", "shape": [1, 3, t, s, s], "dtype": "float32", "layout": "BCTHW",
+            "frames": t, "size": s, "sampling": "uniform", "frame_stride": None,
+            "crop": "centre", "resize": "bilinear", "color": "RGB", "scale": 1 / 255,
+            "mean": [0.45] * 3, "std": [0.225] * 3,
+        },
+        "output": {"name": "logits", "shape": [1, n], "dtype": "float32"},
+        "labels": None, "weights": {"init": "deterministic", "seed": 0},
+        "params": 0, "gmacs": 0.551, "versions": {},
+    } | fields  # fmt: skip
+    write_sidecar(path, meta)
+    return path
+
+
+@pytest.fixture(scope="session")
+def fake_artifact():
+    """``fake_artifact(path, data=..., **sidecar_fields)``: see write_fake_artifact."""
+    return write_fake_artifact

@@ -43,4 +43,12 @@ def test_committed_vectors_are_current(tmp_path):
 def test_sidecar_vector_matches_the_exporter_interface():
     d = json.loads((HERE / "sidecar.json").read_text())
     assert d["expected"]["input_name"] == "video" and d["expected"]["output_name"] == "logits"
-    assert d["sidecar"]["format"] == "mobilevid-artifact/1"
+    assert d["sidecar"]["format"] == "mobilevid-artifact" and d["sidecar"]["schema_version"] == 2
+
+
+def test_sidecar_vectors_follow_the_schema():
+    """What the apps are tested on is what mobilevid itself accepts."""
+    from mobilevid.export.schema import validate
+
+    for name in ("sidecar.json", "stream_sidecar.json"):
+        validate(json.loads((HERE / name).read_text())["sidecar"], HERE / name)

@@ -23,8 +23,8 @@ import mobilevid
 ROOT = Path(mobilevid.__file__).parent
 
 # Small modules every part may use: errors, the clip spec, terminal output,
-# checkpoint files. They import nothing of mobilevid above them (checked below).
-BASE = {"errors", "spec", "ui", "checkpoint"}
+# checkpoint files, safe writes. They import nothing of mobilevid above them (checked below).
+BASE = {"errors", "spec", "ui", "checkpoint", "files", "interrupt"}
 
 # What each part may import besides BASE and itself.
 ALLOWED: dict[str, set[str]] = {

@@ -19,10 +19,20 @@ Videos are decoded sequentially with OpenCV and only the sampled frames are
 kept, so memory is O(frames), not O(video). Container headers can lie about
 the frame count (truncated files); a short read triggers a counting pass and
 the indices are recomputed on what is really there.
+
+Hostile files (fuzzed in ``fuzz/video.py``): a frame size beyond
+:data:`MAX_PIXELS` is refused before decoding, FFmpeg's reads time out, and
+the decode of a clip runs under a watchdog that gives up when no frame has
+come for :data:`STALL_SECONDS` (a decoder stuck in C cannot be stopped from
+Python; its thread is abandoned and the caller gets the error).
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,16 +68,59 @@ class VideoInfo:
     height: int
 
 
+# Larger frames than this are refused before decoding (8K UHD is 33 M pixels):
+# a header that claims 60000 x 60000 would otherwise allocate gigabytes per frame.
+MAX_PIXELS = 8192 * 8192
+# No frame for this long while decoding a clip: the file is taken as stuck.
+STALL_SECONDS = float(os.environ.get("MOBILEVID_DECODE_STALL_SECONDS", "30"))
+
+
 def _open(path: str | Path):
     import cv2
 
     p = Path(path)
     if not p.is_file():
         raise MobilevidError(f"{p}: no such video file")
-    cap = cv2.VideoCapture(str(p))
+    ms = int(STALL_SECONDS * 1000)  # FFmpeg's own I/O timeouts, via its interrupt callback
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    cap = cv2.VideoCapture(str(p), cv2.CAP_ANY, params)
     if not cap.isOpened():
         raise MobilevidError(f"{p}: cannot open as a video (corrupt or unsupported format)")
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    if w * h > MAX_PIXELS or w < 0 or h < 0:
+        cap.release()
+        raise MobilevidError(f"{p}: frame size {w}x{h} is beyond what mobilevid decodes")
     return cap
+
+
+def _watched(path: Path, work: Callable[[Callable[[], None]], np.ndarray]) -> np.ndarray:
+    """``work(tick)`` in a daemon thread; ``tick()`` says a frame came. Raises
+    when none has come for STALL_SECONDS (the thread is left to finish or not;
+    a daemon never blocks the exit)."""
+    last = [time.monotonic()]
+    box: dict[str, object] = {}
+
+    def tick() -> None:
+        last[0] = time.monotonic()
+
+    def run() -> None:
+        try:
+            box["value"] = work(tick)
+        except BaseException as e:  # handed to the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=run, name=f"decode {path.name}", daemon=True)
+    t.start()
+    while t.is_alive():
+        t.join(timeout=min(1.0, STALL_SECONDS))
+        if t.is_alive() and time.monotonic() - last[0] > STALL_SECONDS:
+            raise MobilevidError(
+                f"{path}: decoding stalled (no frame for {STALL_SECONDS:.0f} s); "
+                "the file is probably corrupt"
+            )
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
 
 
 def probe(path: str | Path) -> VideoInfo:
@@ -100,18 +153,25 @@ def sample_indices(
     return [(start + i * frame_stride) % n for i in range(frames)]
 
 
-def _count_frames(path: Path) -> int:
+def _noop() -> None:
+    pass
+
+
+def _count_frames(path: Path, tick: Callable[[], None] = _noop) -> int:
     cap = _open(path)
     n = 0
     try:
         while cap.grab():
             n += 1
+            tick()
     finally:
         cap.release()
     return n
 
 
-def read_frames(path: str | Path, indices: list[int]) -> np.ndarray:
+def read_frames(
+    path: str | Path, indices: list[int], tick: Callable[[], None] = _noop
+) -> np.ndarray:
     """Decode the frames at ``indices`` (any order, repeats allowed) as RGB uint8
     (len(indices), H, W, 3). Raises MobilevidError if an index is past the end."""
     import cv2
@@ -126,6 +186,7 @@ def read_frames(path: str | Path, indices: list[int]) -> np.ndarray:
         while i <= last:
             if not cap.grab():
                 break
+            tick()
             if i in wanted:
                 ok, frame = cap.retrieve()
                 if not ok or frame is None:
@@ -200,16 +261,21 @@ def decode_frames(path: Path, pick) -> np.ndarray:
     """The frames ``pick(n)`` of a video of ``n`` frames. A header that lies
     about the frame count (truncated files) costs one counting pass, then the
     indices are picked again from what is really there."""
-    n = probe(path).frames
-    if n > 0:
-        try:
-            return read_frames(path, pick(n))
-        except MobilevidError:
-            pass  # the header lied: count what is really there and sample again
-    n = _count_frames(path)
-    if n == 0:
-        raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
-    return read_frames(path, pick(n))
+    path = Path(path)
+
+    def work(tick: Callable[[], None]) -> np.ndarray:
+        n = probe(path).frames
+        if n > 0:
+            try:
+                return read_frames(path, pick(n), tick)
+            except MobilevidError:
+                pass  # the header lied: count what is really there and sample again
+        n = _count_frames(path, tick)
+        if n == 0:
+            raise MobilevidError(f"{path}: no decodable frames (corrupt or empty video)")
+        return read_frames(path, pick(n), tick)
+
+    return _watched(path, work)
 
 
 def decode_clip(

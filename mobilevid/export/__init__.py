@@ -11,9 +11,11 @@ checkpoint is read once.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from mobilevid.errors import MobilevidError
@@ -127,23 +129,38 @@ def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
 
 
 def export(request: ExportConfig | Plan, steps: Steps | None = None) -> ExportResult:
-    """Make the artifact of a plan (or of a request, planned first)."""
-    from mobilevid.export.artifact import describe, file_size, write_sidecar
+    """Make the artifact of a plan (or of a request, planned first).
+
+    The artifact and its sidecar are made in a staging folder beside the output
+    and renamed into place together at the end, while this process holds the
+    output's writer lock: a second export to the same file is refused, and a
+    kill, a signal or a full disk at any point leaves the previous pair as it
+    was (at worst, a kill between the two renames leaves a new artifact beside
+    the old sidecar, which every reader then refuses by its sha256)."""
+    from mobilevid.export.artifact import describe, file_size, sidecar_path, write_sidecar
+    from mobilevid.files import exclusive, replace_into, staging
 
     steps = steps or Steps(enabled=False)
     t0 = time.perf_counter()
     p = request if isinstance(request, Plan) else plan(request)
     timings: dict[str, float] = {}
     ckpt = p.cfg.checkpoint
-    what = f"building {p.name}" + (f" from {ckpt}" if ckpt else "")
-    with _timed(timings, "build"), steps.step(what):
-        model = build(p.source)
-    meta = describe(p, model)
-    with _timed(timings, p.backend.name):
-        out = p.backend.export(model, p, meta, steps)
-    meta["delegation"] = out.delegation
-    with _timed(timings, "sidecar"), steps.step("writing sidecar"):
-        sidecar = write_sidecar(p.output, meta)
+    with exclusive(p.output, "exporting to"), staging(p.output) as staged:
+        if p.output.exists() and not p.cfg.force:  # made since the plan was checked
+            raise MobilevidError(f"{p.output} exists; pass --force to overwrite it")
+        what = f"building {p.name}" + (f" from {ckpt}" if ckpt else "")
+        with _timed(timings, "build"), steps.step(what):
+            model = build(p.source)
+        meta = describe(p, model)
+        with _timed(timings, p.backend.name):
+            out = p.backend.export(model, replace(p, output=staged), meta, steps)
+        meta["delegation"] = out.delegation
+        with _timed(timings, "sidecar"), steps.step("writing sidecar"):
+            meta = write_sidecar(staged, meta)
+            if p.output.suffix == ".xml":  # the IR's weights first, as openvino._save
+                os.replace(staged.with_suffix(".bin"), p.output.with_suffix(".bin"))
+            replace_into(staged, p.output)
+            os.replace(sidecar_path(staged), sidecar := sidecar_path(p.output))
     return ExportResult(
         p.output, sidecar, meta, time.perf_counter() - t0, file_size(p.output),
         out.delegation, out.notes, timings,

@@ -11,8 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mobilevid import __version__
-from mobilevid.checkpoint import atomic_write
 from mobilevid.errors import MobilevidError
+from mobilevid.export.schema import (
+    FORMAT,
+    SCHEMA_VERSION,
+    artifact_record,
+    check_artifact,
+    validate,
+)
+from mobilevid.files import atomic_write
 
 if TYPE_CHECKING:
     from mobilevid.export.backends import Plan
@@ -20,7 +27,6 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMAT", "describe", "file_size", "read_sidecar", "sidecar_path", "write_sidecar"]
 
-FORMAT = "mobilevid-artifact/1"
 INPUT_NAME, OUTPUT_NAME = "video", "logits"
 
 
@@ -42,6 +48,7 @@ def describe(plan: Plan, model: BuiltModel) -> dict[str, Any]:
     counts = count(net, plan.input_shape)
     meta = {
         "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
         "mobilevid_version": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "model": src.name,
@@ -107,14 +114,21 @@ def sidecar_path(artifact: Path) -> Path:
     return Path(str(artifact) + ".json")
 
 
-def write_sidecar(artifact: Path, meta: dict[str, Any]) -> Path:
+def write_sidecar(artifact: Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """Write ``<artifact>.json``: ``meta`` plus the ``artifact`` record (size
+    and sha256 of the file as it is now), validated first so that mobilevid
+    never writes a sidecar it would refuse to read. Returns what was written."""
     path = sidecar_path(artifact)
+    meta = {**meta, "artifact": artifact_record(artifact)}
+    validate(meta, path)
     text = json.dumps(meta, indent=2) + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-    return path
+    return meta
 
 
-def read_sidecar(artifact: Path) -> dict[str, Any]:
+def read_sidecar(artifact: Path, check: bool = True) -> dict[str, Any]:
+    """The sidecar of ``artifact``, validated against the schema and (unless
+    ``check=False``) proven to belong to the artifact as it is on disk."""
     path = sidecar_path(artifact)
     if not path.is_file():
         raise MobilevidError(f"{path} is missing: export with mobilevid to get the sidecar")
@@ -122,6 +136,9 @@ def read_sidecar(artifact: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise MobilevidError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise MobilevidError(f"{path}: not a {FORMAT} sidecar")
+    except OSError as e:
+        raise MobilevidError(f"{path}: cannot read it ({e.strerror})") from None
+    record = validate(meta, path).artifact
+    if check:
+        check_artifact(Path(artifact), path, record)
     return meta

@@ -140,7 +140,7 @@ class CoreMLBackend(Backend):
             with steps.step(f"quantizing weights to {plan.quantize} (per-channel, symmetric)"):
                 mlmodel = quantize_weights(mlmodel, plan.quantize)
         _describe(mlmodel, meta)
-        with steps.step(f"saving {plan.output}"):
+        with steps.step(f"saving {Path(plan.output).name}"):
             atomic_write(Path(plan.output), lambda tmp: mlmodel.save(str(tmp)))
         return BackendOutput()
 

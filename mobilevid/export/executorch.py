@@ -308,7 +308,7 @@ class XnnpackBackend(Backend):
             tmp.write_bytes(program.buffer)
             check_loads(tmp, plan.name)
 
-        with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
+        with steps.step(f"saving {Path(plan.output).name} (after a load check in the runtime)"):
             atomic_write(Path(plan.output), write)
         notes = []
         if summary["portable_nodes"]:

@@ -97,7 +97,7 @@ class OpenvinoPteBackend(Backend):
             tmp.write_bytes(program.buffer)
             check_loads(tmp, plan.name)
 
-        with steps.step(f"saving {plan.output} (after a load check in the runtime)"):
+        with steps.step(f"saving {Path(plan.output).name} (after a load check in the runtime)"):
             atomic_write(Path(plan.output), write)
         return BackendOutput(
             summary, ["runs at OpenVINO's default precision (bf16 on AVX512_BF16/AMX CPUs)"]

@@ -227,7 +227,7 @@ class OpenVINOBackend(Backend):
             if tuple(y.shape) != (plan.input_shape[0], plan.num_classes):
                 raise MobilevidError(f"{plan.name}: the IR returns shape {tuple(y.shape)}")
 
-        with steps.step(f"saving {plan.output} + .bin (after a compile check)"):
+        with steps.step(f"saving {Path(plan.output).name} + .bin (after a compile check)"):
             _save(ov_model, Path(plan.output), check)
         notes = []
         if plan.quantize == "bf16" and not has_bf16():

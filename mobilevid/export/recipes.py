@@ -88,10 +88,13 @@ def load_recipe(name_or_path: str | Path) -> dict[str, Any]:
     path = find_recipe(name_or_path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise MobilevidError(f"{path}: not UTF-8 text (byte {e.start}); is it a recipe?") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}" if mark else ""
-        raise MobilevidError(f"{path}: malformed YAML{at} ({getattr(e, 'problem', e)})") from None
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # YAML wraps lines
+        raise MobilevidError(f"{path}: malformed YAML{at} ({problem})") from None
     if not isinstance(data, dict):
         raise MobilevidError(
             f"{path}: a recipe must be a mapping of fields, got {type(data).__name__}"

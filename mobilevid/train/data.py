@@ -7,6 +7,7 @@ unstopped run would have seen, in the same order and with the same workers.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import torch
@@ -48,9 +49,18 @@ def make_loader(
     ds: Dataset, batch: int, sampler: Sampler | None, workers: int, seed: int, drop_last: bool
 ) -> DataLoader:
     """A DataLoader whose worker seeds come from ``seed`` alone (not from the
-    global RNG, which the run's dropout owns)."""
+    global RNG, which the run's dropout owns). Its workers ignore SIGINT and
+    SIGTERM: Ctrl-C reaches the whole process group, and a worker that died of
+    it would fail the step the main process is finishing before it saves."""
     return DataLoader(
         ds, batch_size=batch, sampler=sampler, num_workers=workers, collate_fn=collate,
         drop_last=drop_last, generator=torch.Generator().manual_seed(seed),
         persistent_workers=False, prefetch_factor=2 if workers else None,
+        worker_init_fn=_ignore_stop_signals if workers else None,
     )  # fmt: skip
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Workers leave stopping to the main process (which ends them)."""
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)

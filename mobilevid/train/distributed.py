@@ -49,6 +49,17 @@ def setup(device: str = "auto") -> Dist:
     return Dist(rank, world, local, dev)
 
 
+def agree_max(d: Dist, value: int) -> int:
+    """The largest ``value`` over all ranks (every rank calls it, every step:
+    one small all-reduce), so that a signal seen by one rank stops them all
+    at the same step instead of leaving the others waiting in a collective."""
+    if not d.enabled:
+        return value
+    t = torch.tensor([value], dtype=torch.int64, device=d.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return int(t.item())
+
+
 def teardown(d: Dist) -> None:
     if d.enabled and dist.is_initialized():
         dist.destroy_process_group()

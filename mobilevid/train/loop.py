@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import math
 import shutil
+import signal
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
+from mobilevid import interrupt
 from mobilevid.checkpoint import load_checkpoint, load_training_state
 from mobilevid.data.datasets import Batch, dataset_spec, open_dataset
 from mobilevid.errors import MobilevidError
+from mobilevid.files import exclusive
+from mobilevid.interrupt import Interrupted, graceful
 from mobilevid.quantize import QATModel, prepare_qat
 from mobilevid.spec import InputSpec
 from mobilevid.train import distributed as D
@@ -97,25 +102,47 @@ def train(cfg: TrainConfig, ui: Any = None) -> TrainResult:
     only rank 0 reports."""
     cfg.check()
     d = D.setup()
+    # rank 0 holds the writer lock of --out: a second run on it is refused
+    lock = exclusive(Path(cfg.out), "training into") if d.main else nullcontext()
     try:
-        run = _setup(cfg, d)
-        state = run.state
-        if d.main and ui:
-            ui.start(cfg, run.name, run.spec, len(run.train_ds),
-                     len(run.val_ds) if run.val_ds else 0, run.total, state.step,
-                     run.notes)  # fmt: skip
-        t0 = time.perf_counter()
-        while state.step < run.limit:
-            seen = train_epoch(run, ui)
-            _end_epoch(run, seen, time.perf_counter() - t0, ui)
-        if run.val_ds is None or not run.best.exists():
-            save_checkpoint(run.best, state, run.meta)
-        if d.main:
-            write_history(Path(cfg.out), state.history)
-        return TrainResult(Path(cfg.out), run.best, run.last, state.history,
-                           time.perf_counter() - t0, state.skipped)  # fmt: skip
+        with graceful(), lock:
+            run = _setup(cfg, d)
+            state = run.state
+            if d.main and ui:
+                ui.start(cfg, run.name, run.spec, len(run.train_ds),
+                         len(run.val_ds) if run.val_ds else 0, run.total, state.step,
+                         run.notes)  # fmt: skip
+            t0 = time.perf_counter()
+            while state.step < run.limit:
+                _stop_if_asked(run)
+                seen = train_epoch(run, ui)
+                _end_epoch(run, seen, time.perf_counter() - t0, ui)
+            if run.val_ds is None or not run.best.exists():
+                save_checkpoint(run.best, state, run.meta)
+            if d.main:
+                write_history(Path(cfg.out), state.history)
+            return TrainResult(Path(cfg.out), run.best, run.last, state.history,
+                               time.perf_counter() - t0, state.skipped)  # fmt: skip
     finally:
         D.teardown(d)
+
+
+def _stop_if_asked(run: TrainRun) -> None:
+    """After a step: if SIGINT/SIGTERM came (on any rank), write ``last.pt``
+    at this step, a checkpoint --resume continues exactly as after a kill -9,
+    and stop with :class:`Interrupted` (exit 130/143)."""
+    sig = D.agree_max(run.d, interrupt.pending() or 0)
+    if not sig:
+        return
+    save_checkpoint(run.last, run.state, run.meta, run.config)
+    if run.d.main:
+        write_history(Path(run.cfg.out), run.state.history)
+    name = signal.Signals(sig).name
+    raise Interrupted(
+        sig,
+        f"stopped by {name} after step {run.state.step}: {run.last} holds it; "
+        "continue with --resume",
+    )
 
 
 def _setup(cfg: TrainConfig, d: D.Dist) -> TrainRun:
@@ -303,6 +330,7 @@ def train_epoch(run: TrainRun, ui: Any = None) -> list[tuple[float, float]]:
         epoch_done = state.step % run.steps_per_epoch == 0
         if state.step % cfg.save_every == 0 and not epoch_done:
             save_checkpoint(run.last, state, run.meta, run.config)
+        _stop_if_asked(run)
         if epoch_done or state.step >= run.limit:
             break
     return seen

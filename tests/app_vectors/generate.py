@@ -137,6 +137,20 @@ def stats() -> dict:
     }
 
 
+# The bytes a sidecar vector's `artifact` record was computed over: the apps
+# hash them as their core hashes a real .pte and must get the same record.
+STAND_IN = bytes(range(256)) * 3
+
+
+def _stand_in_record() -> dict:
+    from mobilevid.export.schema import artifact_record
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = Path(tmp) / "stand-in.pte"
+        f.write_bytes(STAND_IN)
+        return artifact_record(f)
+
+
 def sidecar() -> dict:
     """A real sidecar, as `mobilevid export` writes it, and what the apps must read."""
     from mobilevid.export import ExportConfig, build, plan
@@ -145,6 +159,7 @@ def sidecar() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         p = plan(ExportConfig(variant="vmf-560m", frames=16, size=64, output=Path(tmp)))
         meta = describe(p, build(p.source))
+    meta["artifact"] = _stand_in_record()
     meta["created"] = "2026-01-01T00:00:00Z"
     meta["versions"] = {k: "pinned" for k in meta["versions"]}
     inp = meta["input"]
@@ -162,11 +177,15 @@ def sidecar() -> dict:
         "labels_count": len(meta["labels"]),
         "label_0": meta["labels"][0],
         "label_399": meta["labels"][399],
+        "artifact_sha256": meta["artifact"]["sha256"],
+        "artifact_bytes": meta["artifact"]["bytes"],
     }
     return {
         "format": FORMAT,
-        "what": "parse an artifact sidecar (<artifact>.json)",
+        "what": "parse an artifact sidecar (<artifact>.json); `artifact_hex` is a stand-in "
+        ".pte whose record is the sidecar's `artifact` block (check it; flip a byte: refused)",
         "sidecar": meta,
+        "artifact_hex": STAND_IN.hex(),
         "expected": expected,
     }
 
@@ -180,6 +199,7 @@ def stream_sidecar() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         p = plan(ExportConfig(variant="movinet-a0-stream", frames=8, size=64, output=Path(tmp)))
         meta = describe(p, build(p.source))
+    meta["artifact"] = _stand_in_record()
     meta["created"] = "2026-01-01T00:00:00Z"
     meta["versions"] = {k: "pinned" for k in meta["versions"]}
     meta["labels"] = meta["labels"][:3]

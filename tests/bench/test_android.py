@@ -79,20 +79,10 @@ class StandInPhone:
 
 
 @pytest.fixture
-def pte(tmp_path):
-    a = tmp_path / "vmf-560m_xnnpack_int8.pte"
-    a.write_bytes(b"\0" * 16)
-    meta = {
-        "format": "mobilevid-artifact/1",
-        "model": "vmf-560m",
-        "target": "executorch",
-        "backend": "xnnpack",
-        "quantize": "int8",
-        "gmacs": 0.551,
-        "input": {"shape": [1, 3, 64, 172, 172]},
-    }
-    Path(str(a) + ".json").write_text(json.dumps(meta))
-    return a
+def pte(tmp_path, fake_artifact):
+    return fake_artifact(
+        tmp_path / "vmf-560m_xnnpack_int8.pte", quantize="int8", shape=[1, 3, 64, 172, 172]
+    )
 
 
 def test_app_benchmark_mode_command_sequence(pte):
@@ -161,11 +151,8 @@ def test_missing_app_says_how_to_install(pte):
         )
 
 
-def test_cooldown_between_models_and_errors_stay_per_model(pte, tmp_path):
-    other = tmp_path / "vmf-1g_xnnpack_fp32.pte"
-    other.write_bytes(b"\0")
-    meta = json.loads(Path(str(pte) + ".json").read_text())
-    Path(str(other) + ".json").write_text(json.dumps({**meta, "model": "vmf-1g"}))
+def test_cooldown_between_models_and_errors_stay_per_model(pte, tmp_path, fake_artifact):
+    other = fake_artifact(tmp_path / "vmf-1g_xnnpack_fp32.pte", data=b"\0", model="vmf-1g")
     slept = []
     phone = StandInPhone(result={"format": android.DEVICE_FORMAT, "error": "out of memory"})
     run = android.bench_android(
@@ -188,11 +175,8 @@ def test_bad_results_from_the_phone(text, msg):
         android.parse_device_results(text)
 
 
-def test_pte_only(tmp_path, pte):
-    ml = tmp_path / "m.mlpackage"
-    ml.mkdir()
-    meta = json.loads(Path(str(pte) + ".json").read_text())
-    Path(str(ml) + ".json").write_text(json.dumps({**meta, "target": "coreml"}))
+def test_pte_only(tmp_path, fake_artifact):
+    ml = fake_artifact(tmp_path / "m.mlpackage", target="coreml", backend="coreml")
     with pytest.raises(MobilevidError, match=r"Android runs \.pte"):
         android.bench_android(StandInPhone(), find_device("pixel7"), [ml], BenchConfig())
 

@@ -85,3 +85,58 @@ def test_missing_file(tmp_path):
 def test_past_the_end(bikes):
     with pytest.raises(MobilevidError, match="before frame 999"):
         read_frames(bikes, [999])
+
+
+def test_a_stalled_decode_is_cut_off(bikes, monkeypatch):
+    """A decode that stops producing frames ends in one error after
+    STALL_SECONDS instead of hanging the caller (here a read that sleeps, as a
+    decoder stuck in C would block)."""
+    import time
+
+    from mobilevid.data import video
+
+    monkeypatch.setattr(video, "STALL_SECONDS", 0.5)
+    real = video.read_frames
+
+    def stuck(path, indices, tick=video._noop):
+        tick()
+        time.sleep(5)
+        return real(path, indices, tick)
+
+    monkeypatch.setattr(video, "read_frames", stuck)
+    t0 = time.monotonic()
+    with pytest.raises(MobilevidError, match="decoding stalled"):
+        video.decode_clip(bikes, 4)
+    assert time.monotonic() - t0 < 3
+
+
+def test_a_slow_decode_that_progresses_is_not_cut_off(bikes, monkeypatch):
+    """The watchdog measures time without frames, not time in all."""
+    import time
+
+    from mobilevid.data import video
+
+    monkeypatch.setattr(video, "STALL_SECONDS", 0.3)
+    real_open = video._open
+
+    class Slow:
+        def __init__(self, cap):
+            self.cap = cap
+
+        def grab(self):
+            time.sleep(0.02)
+            return self.cap.grab()
+
+        def __getattr__(self, name):
+            return getattr(self.cap, name)
+
+    monkeypatch.setattr(video, "_open", lambda p: Slow(real_open(p)))
+    assert video.decode_clip(bikes, 4).shape[0] == 4  # > 0.3 s in all, 0.02 s per frame
+
+
+def test_a_frame_size_beyond_the_limit_is_refused(bikes, monkeypatch):
+    from mobilevid.data import video
+
+    monkeypatch.setattr(video, "MAX_PIXELS", 100 * 100)
+    with pytest.raises(MobilevidError, match=r"frame size \d+x\d+ is beyond"):
+        video.decode_clip(bikes, 4)

@@ -89,10 +89,36 @@ public struct ModelMeta: Codable, Equatable, Sendable {
     }
 }
 
+/// The file a sidecar belongs to (`artifact` in the sidecar): its parts, total
+/// size and sha256, computed as mobilevid does (for each part: its name, NUL,
+/// its size in decimal, NUL, its bytes; a package's parts sorted by path).
+public struct ArtifactRecord: Codable, Equatable, Sendable {
+    public var files: [String]
+    public var bytes: Int
+    public var sha256: String
+}
+
+public enum SidecarError: Error, Equatable, CustomStringConvertible {
+    case unsupported(String)
+    case mismatch(sidecar: String, artifact: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unsupported(let why): return why
+        case .mismatch(let s, let a, let why):
+            return "\(s) does not belong to \(a) (\(why)): re-export it"
+        }
+    }
+}
+
 /// The JSON sidecar `mobilevid export` writes beside every artifact
-/// (`<artifact>.json`, format `mobilevid-artifact/1`).
+/// (`<artifact>.json`, format `mobilevid-artifact`, schema 2).
 public struct ArtifactSidecar: Codable, Equatable, Sendable {
+    public static let format = "mobilevid-artifact"
+    public static let schemaVersion = 2
+
     public var format: String
+    public var schemaVersion: Int
     public var mobilevidVersion: String?
     public var model: String
     public var numClasses: Int
@@ -103,17 +129,35 @@ public struct ArtifactSidecar: Codable, Equatable, Sendable {
     public var output: OutputSpec
     public var labels: [String]
     public var gmacs: Double?
+    public var artifact: ArtifactRecord
 
     enum CodingKeys: String, CodingKey {
         case format
+        case schemaVersion = "schema_version"
         case mobilevidVersion = "mobilevid_version"
         case model
         case numClasses = "num_classes"
-        case target, backend, quantize, input, output, labels, gmacs
+        case target, backend, quantize, input, output, labels, gmacs, artifact
     }
 
     public static func load(from data: Data) throws -> ArtifactSidecar {
-        try JSONDecoder().decode(ArtifactSidecar.self, from: data)
+        if let raw = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+            let fmt = raw["format"] as? String
+            if fmt == "mobilevid-artifact/1" {
+                throw SidecarError.unsupported(
+                    "sidecar written by an older mobilevid (schema 1, no integrity record): re-export")
+            }
+            if let v = raw["schema_version"] as? Int, v != schemaVersion {
+                throw SidecarError.unsupported(
+                    "sidecar schema \(v): this app reads \(schemaVersion)"
+                        + (v > schemaVersion ? " (update the app)" : " (re-export)"))
+            }
+        }
+        let s = try JSONDecoder().decode(ArtifactSidecar.self, from: data)
+        guard s.format == format else {
+            throw SidecarError.unsupported("not a \(format) sidecar (format \(s.format))")
+        }
+        return s
     }
 }
 

@@ -191,6 +191,28 @@ final class BenchStatsTests: XCTestCase {
 }
 
 final class ModelSpecTests: XCTestCase {
+    /// The stand-in .pte of the vector hashes to the sidecar's record; one
+    /// flipped bit is refused.
+    func testArtifactCheckAgreesWithPython() throws {
+        let v = try Vectors.load(SidecarVectors.self, "sidecar.json")
+        let raw = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: try Vectors.data("sidecar.json")) as? [String: Any])
+        let s = try ArtifactSidecar.load(
+            from: try JSONSerialization.data(withJSONObject: try XCTUnwrap(raw["sidecar"])))
+        var bytes = [UInt8]()
+        var hex = Substring(v.artifact_hex)
+        while !hex.isEmpty {
+            bytes.append(UInt8(hex.prefix(2), radix: 16)!)
+            hex = hex.dropFirst(2)
+        }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stand-in.pte")
+        try Data(bytes).write(to: url)
+        XCTAssertNoThrow(try s.checkArtifact(at: url))
+        bytes[bytes.count / 2] ^= 1
+        try Data(bytes).write(to: url)
+        XCTAssertThrowsError(try s.checkArtifact(at: url))
+    }
+
     func testSidecarMatchesExpected() throws {
         let v = try Vectors.load(SidecarVectors.self, "sidecar.json")
         XCTAssertEqual(v.format, Vectors.format)
@@ -199,7 +221,10 @@ final class ModelSpecTests: XCTestCase {
         let sidecarJSON = try JSONSerialization.data(withJSONObject: try XCTUnwrap(raw["sidecar"]))
         let s = try ArtifactSidecar.load(from: sidecarJSON)
         let e = v.expected
-        XCTAssertEqual(s.format, "mobilevid-artifact/1")
+        XCTAssertEqual(s.format, "mobilevid-artifact")
+        XCTAssertEqual(s.schemaVersion, 2)
+        XCTAssertEqual(s.artifact.sha256, e.artifact_sha256)
+        XCTAssertEqual(s.artifact.bytes, e.artifact_bytes)
         XCTAssertEqual(s.model, e.model)
         XCTAssertEqual(s.input.name, e.input_name)
         XCTAssertEqual(s.output.name, e.output_name)

@@ -102,8 +102,11 @@ struct SidecarVectors: Decodable {
         let labels_count: Int
         let label_0: String
         let label_399: String
+        let artifact_sha256: String
+        let artifact_bytes: Int
     }
     let format: String
+    let artifact_hex: String
     let expected: Expected
 }
 

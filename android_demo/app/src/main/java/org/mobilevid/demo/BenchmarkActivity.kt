@@ -77,6 +77,7 @@ class BenchmarkActivity : Activity() {
         val inputs: Array<EValue> = try {
             if (sidecarFile.canRead()) {
                 val s = Sidecar.parse(sidecarFile.readText())
+                s.checkArtifact(pte)
                 val data = FloatArray(s.inputLength())
                 val rnd = Random(0)
                 for (i in data.indices) data[i] = rnd.nextGaussian().toFloat()

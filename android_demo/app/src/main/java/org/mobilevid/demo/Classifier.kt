@@ -55,6 +55,7 @@ class Classifier private constructor(
                 )
             }
             val sidecar = Sidecar.parse(side.readText())
+            sidecar.checkArtifact(pte) // another model's sidecar, or a changed .pte: refused
             val start = System.nanoTime()
             val module = Module.load(pte.absolutePath, Module.LOAD_MODE_MMAP, threads)
             try {

@@ -58,9 +58,34 @@ public final class Sidecar {
     }
   }
 
-  public static final String FORMAT = "mobilevid-artifact/1";
+  public static final String FORMAT = "mobilevid-artifact";
+  /** The schema version this core reads (mobilevid.export.schema.SCHEMA_VERSION). */
+  public static final int SCHEMA_VERSION = 2;
+
+  /** The file a sidecar belongs to: its parts, total size and sha256. */
+  public static final class Artifact {
+    public final List<String> files;
+    public final long bytes;
+    public final String sha256;
+
+    Artifact(Map<String, Object> a) {
+      List<Object> raw = Json.asArray(Json.get(a, "files", "artifact"), "artifact.files");
+      List<String> fs = new ArrayList<>();
+      for (int i = 0; i < raw.size(); i++) {
+        fs.add(Json.asString(raw.get(i), "artifact.files[" + i + "]"));
+      }
+      files = Collections.unmodifiableList(fs);
+      bytes = Json.asLong(Json.get(a, "bytes", "artifact"), "artifact.bytes");
+      sha256 = Json.asString(Json.get(a, "sha256", "artifact"), "artifact.sha256");
+      if (!sha256.matches("[0-9a-f]{64}")) {
+        throw new IllegalArgumentException("artifact.sha256 is not a sha256 hex digest");
+      }
+    }
+  }
 
   public final String format;
+  public final int schemaVersion;
+  public final Artifact artifact;
   public final String model;
   public final String target;
   public final String backend;
@@ -82,6 +107,19 @@ public final class Sidecar {
 
   private Sidecar(Map<String, Object> d) {
     format = optString(d, "format");
+    if ("mobilevid-artifact/1".equals(format)) {
+      throw new IllegalArgumentException(
+          "sidecar written by an older mobilevid (schema 1, no integrity record): re-export");
+    }
+    if (!FORMAT.equals(format)) {
+      throw new IllegalArgumentException("not a " + FORMAT + " sidecar (format " + format + ")");
+    }
+    schemaVersion = Json.asInt(Json.get(d, "schema_version", "sidecar"), "schema_version");
+    if (schemaVersion != SCHEMA_VERSION) {
+      throw new IllegalArgumentException("sidecar schema " + schemaVersion + ": this app reads "
+          + SCHEMA_VERSION + (schemaVersion > SCHEMA_VERSION ? " (update the app)" : " (re-export)"));
+    }
+    artifact = new Artifact(Json.asObject(Json.get(d, "artifact", "sidecar"), "artifact"));
     model = Json.asString(Json.get(d, "model", "sidecar"), "model");
     target = optString(d, "target");
     backend = optString(d, "backend");
@@ -115,9 +153,6 @@ public final class Sidecar {
   }
 
   private void check() {
-    if (format != null && !FORMAT.equals(format)) {
-      throw new IllegalArgumentException("not a " + FORMAT + " sidecar (format " + format + ")");
-    }
     if (mean.length != 3 || std.length != 3) {
       throw new IllegalArgumentException("input.mean and input.std need 3 values");
     }
@@ -153,6 +188,50 @@ public final class Sidecar {
 
   public static Sidecar parse(String json) {
     return new Sidecar(Json.asObject(Json.parse(json), "sidecar"));
+  }
+
+  /**
+   * Refuses an artifact this sidecar was not written for (another model's .pte, or
+   * one changed after export): same size, same sha256, computed as mobilevid does
+   * (for each part: its name, NUL, its size, NUL, its bytes; a .pte is one part
+   * named ".pte"). Call it before loading the program.
+   */
+  public void checkArtifact(java.io.File file) throws java.io.IOException {
+    String where = pathFor(file.getPath()) + " does not belong to " + file.getPath();
+    if (artifact.files.size() != 1 || !file.getName().endsWith(artifact.files.get(0))) {
+      throw new IllegalArgumentException(where + ": it describes " + artifact.files);
+    }
+    long size = file.length();
+    if (size != artifact.bytes) {
+      throw new IllegalArgumentException(
+          where + " (" + size + " bytes, not " + artifact.bytes + "): re-export it");
+    }
+    try (java.io.InputStream in = new java.io.FileInputStream(file)) {
+      if (!sha256(artifact.files.get(0), size, in).equals(artifact.sha256)) {
+        throw new IllegalArgumentException(where + " (sha256 differs): re-export it");
+      }
+    }
+  }
+
+  /** mobilevid's digest of one part: sha256(name NUL size NUL bytes), in hex. */
+  public static String sha256(String name, long size, java.io.InputStream in)
+      throws java.io.IOException {
+    java.security.MessageDigest md;
+    try {
+      md = java.security.MessageDigest.getInstance("SHA-256");
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    md.update((name + "\0" + size + "\0").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    byte[] buf = new byte[1 << 16];
+    for (int n; (n = in.read(buf)) > 0; ) {
+      md.update(buf, 0, n);
+    }
+    StringBuilder hex = new StringBuilder();
+    for (byte b : md.digest()) {
+      hex.append(String.format("%02x", b));
+    }
+    return hex.toString();
   }
 
   /** The sidecar's path for an artifact: {@code model.pte} -> {@code model.pte.json}. */

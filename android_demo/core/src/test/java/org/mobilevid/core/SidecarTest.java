@@ -40,6 +40,8 @@ public class SidecarTest {
     assertEquals(Json.asInt(want.get("labels_count"), "labels_count"), s.labels.size()); checked++;
     assertEquals(want.get("label_0"), s.label(0)); checked++;
     assertEquals(want.get("label_399"), s.label(399)); checked++;
+    assertEquals(want.get("artifact_sha256"), s.artifact.sha256); checked++;
+    assertEquals(Json.asLong(want.get("artifact_bytes"), "bytes"), s.artifact.bytes); checked++;
     assertEquals(want.size(), checked);
     Vectors.report("sidecar.json", 1, checked);
   }
@@ -62,6 +64,53 @@ public class SidecarTest {
     Sidecar s = Sidecar.parse(Json.write(m));
     assertEquals(Integer.valueOf(4), s.frameStride);
     assertEquals("class 7", s.label(7));
+  }
+
+  private static java.io.File standIn(Map<String, Object> d) throws Exception {
+    String hex = Json.asString(d.get("artifact_hex"), "artifact_hex");
+    byte[] bytes = new byte[hex.length() / 2];
+    for (int i = 0; i < bytes.length; i++) {
+      bytes[i] = (byte) Integer.parseInt(hex.substring(2 * i, 2 * i + 2), 16);
+    }
+    java.io.File f = java.io.File.createTempFile("stand-in", ".pte");
+    f.deleteOnExit();
+    java.nio.file.Files.write(f.toPath(), bytes);
+    return f;
+  }
+
+  @Test
+  public void checksTheArtifactItBelongsTo() throws Exception {
+    Map<String, Object> d = vector();
+    Sidecar s = Sidecar.parse(sidecarText());
+    Map<String, Object> want = Json.asObject(d.get("expected"), "expected");
+    assertEquals(want.get("artifact_sha256"), s.artifact.sha256);
+    java.io.File f = standIn(d);
+    s.checkArtifact(f); // the bytes Python hashed: accepted
+    byte[] b = java.nio.file.Files.readAllBytes(f.toPath());
+    b[b.length / 2] ^= 1; // one flipped bit, same size
+    java.nio.file.Files.write(f.toPath(), b);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> s.checkArtifact(f));
+    assertTrue(e.getMessage(), e.getMessage().contains("sha256 differs"));
+    java.nio.file.Files.write(f.toPath(), java.util.Arrays.copyOf(b, b.length - 1));
+    e = assertThrows(IllegalArgumentException.class, () -> s.checkArtifact(f));
+    assertTrue(e.getMessage(), e.getMessage().contains("bytes"));
+  }
+
+  @Test
+  public void refusesOtherSchemasAndAMissingRecord() {
+    Map<String, Object> m = Json.asObject(Json.parse(sidecarText()), "s");
+    m.put("schema_version", 3.0);
+    IllegalArgumentException e =
+        assertThrows(IllegalArgumentException.class, () -> Sidecar.parse(Json.write(m)));
+    assertTrue(e.getMessage(), e.getMessage().contains("update the app"));
+    m.put("schema_version", 2.0);
+    m.remove("artifact");
+    e = assertThrows(IllegalArgumentException.class, () -> Sidecar.parse(Json.write(m)));
+    assertTrue(e.getMessage(), e.getMessage().contains("artifact"));
+    m.put("format", "mobilevid-artifact/1");
+    e = assertThrows(IllegalArgumentException.class, () -> Sidecar.parse(Json.write(m)));
+    assertTrue(e.getMessage(), e.getMessage().contains("re-export"));
   }
 
   @Test
