@@ -993,6 +993,20 @@ def _error(msg: str) -> None:
     print(f"error: {msg}", file=err())
 
 
+def _interruption(e: BaseException) -> Interrupted | None:
+    """The signal behind ``e``, if ``e`` was raised while handling one."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, Interrupted):
+            return cur
+        if isinstance(cur, KeyboardInterrupt):
+            return Interrupted(2)
+        cur = cur.__context__
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     # typer >= 0.24 vendors click; its exceptions live here (typer is pinned).
     from typer._click import exceptions as click_exc
@@ -1023,6 +1037,14 @@ def main(argv: list[str] | None = None) -> int:
         except (typer.Abort, KeyboardInterrupt):
             _error("interrupted: nothing partial was written")
             return 130
+        except Exception as e:
+            # a signal lands anywhere, e.g. inside an import, and cleanup code can then
+            # fail on the half-done state: that is still the signal's doing
+            stop = _interruption(e)
+            if stop is None:
+                raise
+            _error(f"interrupted by {stop.name}: nothing partial was written")
+            return stop.exit_code
     return rc if isinstance(rc, int) else 0
 
 

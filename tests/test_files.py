@@ -214,3 +214,23 @@ def test_a_signal_during_export_leaves_the_previous_pair(tmp_path, fake_artifact
     assert "nothing partial" in _one_line(err)
     assert (old.read_bytes(), Path(str(old) + ".json").read_bytes()) == before
     assert not _leftovers(tmp_path)
+
+
+def test_sigterm_during_bench_leaves_no_partial_report(tmp_path):
+    """The report is written at the end, atomically: a bench stopped while
+    timing leaves the previous report (here none) and no temp files."""
+    report = tmp_path / "report"
+    args = [*MV, "bench", "--variant", "560m", "--runtime", "eager", "--frames", "16", "--size",
+            "64", "--runs", "2000", "--warmup", "1", "--report", str(report)]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(8)  # past start-up, into the timed runs (2000 take minutes)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        os.kill(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143
+    assert "nothing partial" in _one_line(err)
+    assert not report.exists() or not list(report.iterdir())
+    assert not _leftovers(tmp_path)
