@@ -204,7 +204,7 @@ def export_cmd(
     worked_out = {}
     if set_:  # over the recipe's model options, not instead of them
         worked_out["overrides"] = {**(base.get("overrides") or {}), **_parse_set(set_)}
-    variants = variant or [base.get("variant", ExportConfig.variant)]
+    variants = variant or [base.get("variant", ExportConfig.variant)]  # None: see ExportConfig
     cfgs = [
         config_from_flags(ExportConfig, EXPORT_FIELDS, base, variant=v, **worked_out)
         for v in variants

@@ -14,7 +14,7 @@ from mobilevid.deploy.mobile_former import (
     FramesFormerToMobile,
     FramesMobileToFormer,
 )
-from mobilevid.deploy.movinet import DeployMoViNet, DeployMoViNetStep
+from mobilevid.deploy.movinet import DeployMoViNet, DeployMoViNetStep, RunningMean
 from mobilevid.deploy.ops import FramesConv
 from mobilevid.deploy.vit import DeployViT
 from mobilevid.deploy.x3d import DeployX3D
@@ -38,7 +38,7 @@ __all__ = [
 
 # Modules int8 export leaves in fp32: the attention of the bridges and the Former
 # (sensitive to 8-bit activations, a small share of the MACs).
-KEEP_FP32 = (FramesMobileToFormer, FramesFormerToMobile, FramesFormer)
+KEEP_FP32 = (FramesMobileToFormer, FramesFormerToMobile, FramesFormer, RunningMean)
 
 _CONVERTERS: dict[type, type[nn.Module]] = {
     VideoMobileFormer: DeployVMF,

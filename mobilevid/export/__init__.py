@@ -67,7 +67,10 @@ def plan(cfg: ExportConfig) -> Plan:
     """Validate the request and resolve every default, without heavy work."""
     from mobilevid.models import list_models, model_info
 
-    model_info(cfg.variant)  # an unknown name is the first thing to hear about
+    # the model: the one asked for, else the checkpoint's, else VMF-560M
+    variant = cfg.variant or (None if cfg.checkpoint else "vmf-560m")
+    if variant:
+        model_info(variant)  # an unknown name is the first thing to hear about
     backend = find_backend(cfg.target, cfg.backend)
     if cfg.step_frames < 1:
         raise MobilevidError(f"--step-frames must be positive, got {cfg.step_frames}")
@@ -77,7 +80,7 @@ def plan(cfg: ExportConfig) -> Plan:
         if not Path(p).exists():
             raise MobilevidError(f"{p}: calibration video or folder not found")
     source = resolve_source(
-        cfg.variant, cfg.checkpoint, num_classes=cfg.num_classes, labels=cfg.labels,
+        variant, cfg.checkpoint, num_classes=cfg.num_classes, labels=cfg.labels,
         frames=cfg.frames, size=cfg.size, overrides=cfg.overrides, seed=cfg.seed,
     )  # fmt: skip
     if cfg.step_frames != 1 and not source.stream:

@@ -16,7 +16,7 @@ class ExportConfig:
     target (backend, precision), of the checkpoint (classes, input), or of the
     model (input spec)."""
 
-    variant: str = "vmf-560m"
+    variant: str | None = None  # default: the checkpoint's model, else vmf-560m
     target: str = "executorch"
     backend: str | None = None  # executorch: xnnpack (the default: the one a phone runs)
     quantize: str | None = None  # executorch fp32|int8; coreml fp16|fp32|int8|int4 (weights)

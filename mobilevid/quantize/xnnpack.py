@@ -106,7 +106,8 @@ def prepare(
 
     # Attention activations stay fp32 (their linears are still int8): on a trained
     # VMF-560M, quantizing them too took the worst per-clip cosine from 0.977 to
-    # 0.955, for a small share of the MACs (docs/export.md).
+    # 0.955, for a small share of the MACs (docs/export.md). So do a streaming
+    # program's running means (the state it carries; see deploy.movinet.RunningMean).
     def quantize_node(n: torch.fx.Node) -> bool:
         in_attention = any(k in str(n.meta.get("nn_module_stack", "")) for k in keep)
         return not in_attention or n.target == torch.ops.aten.linear.default
