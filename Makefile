@@ -11,7 +11,7 @@ STAMP     := $(VENV)/.stamp-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PEERS_STAMP := $(STAMP)-peers-$(shell cksum requirements-litert.txt | cut -d' ' -f1)
 DEV_STAMP := $(PEERS_STAMP)-dev
 
-.PHONY: run test lint fuzz check-full check-train builtin-weights setup setup-dev clean system-deps
+.PHONY: run test lint fuzz check-gpu check-full check-train builtin-weights setup setup-dev clean system-deps
 
 ART := artifacts
 MV  := $(VENV)/bin/mobilevid
@@ -77,6 +77,25 @@ check-full: $(DEV_STAMP)
 # seeded weights give near-zero logits that int8 noise dominates (cosine
 # 0.989 < the 0.99 gate); trained weights are what a user quantizes.
 X3DXS := runs/motion-x3d-xs
+
+# GPU checks (docs/gpu.md): on a machine with an NVIDIA GPU, the AMP training
+# smoke test (300 steps of VMF-560M, loss must fall) then the same through
+# torchrun + NCCL, and Table 12's GPU column.
+.PHONY: check-gpu gpu-wheels
+check-gpu: $(STAMP)
+	$(PY) -m mobilevid.train.smoke --steps 300 --out runs/smoke-gpu
+	$(PY) -m torch.distributed.run --standalone --nproc_per_node 1 -m mobilevid.train.smoke \
+	  --steps 100 --out runs/smoke-gpu-ddp
+	$(MV) bench --device cuda --variant 560m 1g 2g 5g x3d-s --runs 50 --report reports/bench-gpu-table12
+
+# The wheels gpu/table12.sh needs on the GPU image (Python 3.12, its own torch):
+# what mobilevid imports there that the image lacks or has at another version.
+GPU_WHEELS := typer==0.29.2 pydantic==2.14.4 pydantic-core==2.50.5 annotated-types==0.8.0 \
+  typing-inspection==0.4.5 annotated-doc==0.0.7 rich==15.0.0 shellingham==1.5.4
+gpu-wheels:
+	grep -qx '/.whl/' .git/info/exclude 2>/dev/null || echo /.whl/ >> .git/info/exclude
+	$(PY) -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d .whl $(GPU_WHEELS)
 
 # The training claims of docs/train.md: VMF-560M from chance to >= 90% top-1 on
 # the synthetic motion set (16 x 64 x 64), exported and scored as a .pte; then

@@ -69,6 +69,10 @@ def _run_bench(cfg: BenchConfig, steps: Steps | None = None) -> BenchRun:
         if not Path(a).exists():
             raise MobilevidError(f"{a}: no such artifact")
         read_sidecar(Path(a))
+    if device.platform == "cuda":
+        from mobilevid.bench.cuda import bench_cuda
+
+        return bench_cuda(cfg, steps)
     if cfg.threads and len(cfg.threads) > 1 and device.platform != "host":
         raise MobilevidError(f"--threads: {device.label} runs one thread count at a time")
     if device.platform == "host":

@@ -47,6 +47,7 @@ def _iphone(name: str, label: str, soc: str, *types: str) -> Device:
 
 DEVICES: tuple[Device, ...] = (
     Device("host", "host", "this machine's CPU", aliases=("cpu",)),
+    Device("cuda", "cuda", "this machine's NVIDIA GPU (PyTorch eager/compile)", aliases=("gpu",)),
     Device("android", "android", "any connected Android phone (pick one with --serial)"),
     Device("iphone", "ios", "any connected iPhone (pick one with --serial UDID)"),
     _android("pixel6", "Google Pixel 6", "Google Tensor", "Pixel 6"),

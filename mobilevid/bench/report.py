@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mobilevid.bench.paper import CPU, REFERENCE, TABLE12, paper_latency
+from mobilevid.bench.paper import CPU, GPU, REFERENCE, TABLE12, paper_latency
 from mobilevid.bench.results import BenchRun, Result
 from mobilevid.checkpoint import atomic_write
 
@@ -33,6 +33,19 @@ COLUMNS = (
     "paper /560M",
 )
 TERMINAL_DROP = ("GMACs", "min", "paper ms")
+
+
+def _on_gpu(run: BenchRun) -> bool:
+    """A GPU run compares with the paper's V100 column, a CPU run with its Xeon one."""
+    return run.device.get("device") == "cuda"
+
+
+def _paper_ms(run: BenchRun, p) -> float:
+    return p.gpu_ms if _on_gpu(run) else p.cpu_ms
+
+
+def _paper_where(run: BenchRun) -> str:
+    return GPU if _on_gpu(run) else CPU
 
 
 def _multi(run: BenchRun) -> bool:
@@ -78,8 +91,8 @@ def _full_row(run: BenchRun, r: Result) -> list[str]:
         *timing,
         f"{s.median / floor:.1f}" if s and floor else "",
         f"{ratio:.2f}x" if ratio else "",
-        f"{p.cpu_ms:g}" if p else "",
-        f"{p.cpu_ms / ref.cpu_ms:.2f}x" if p else "",
+        f"{_paper_ms(run, p):g}" if p else "",
+        f"{_paper_ms(run, p) / _paper_ms(run, ref):.2f}x" if p else "",
     ]
 
 
@@ -137,6 +150,15 @@ def _header(run: BenchRun) -> list[str]:
             else ""
         ),
     ]
+    if _on_gpu(run) and d.get("cuda"):
+        mem = d.get("total_mem_bytes")
+        lines.append(
+            f"GPU: {d.get('gpu')} (compute {d.get('compute_capability')}"
+            + (f", {mem / 2**30:.0f} GiB" if mem else "")
+            + f"); driver {d.get('driver') or '?'}, CUDA {d.get('cuda')}, cuDNN {d.get('cudnn')}"
+        )
+    if _on_gpu(run):
+        lines.append(f"timer: {run.settings.get('timer')}; batch 1")
     if run.gemm_peak_gflops:
         lines.append(
             f"fp32 GEMM peak: {run.gemm_peak_gflops:.1f} GFLOP/s "
@@ -220,10 +242,42 @@ def print_table(run: BenchRun, console) -> None:
         for row in over_time_rows(run):
             st.add_row(*row)
         console.print(st)
+    tp = throughput_rows(run)
+    if tp:
+        st = Table(title="throughput (largest batch that fits)", box=box.SIMPLE_HEAD)
+        for c in THROUGHPUT_HEADER:
+            st.add_column(c, justify="left" if c in ("model", "mode") else "right")
+        for row in tp:
+            st.add_row(*row)
+        console.print(st)
     for line in _header(run):
         console.print(f"[dim]{line}[/dim]")
     for n in run.notes:
         console.print(f"[yellow]{n}[/yellow]")
+
+
+THROUGHPUT_HEADER = ("model", "mode", "batch", "ms per batch", "clips/s", "batches tried")
+
+
+def throughput_rows(run: BenchRun) -> list[list[str]]:
+    """One row per model that has a throughput measurement (GPU runs)."""
+    rows = []
+    for r in run.results:
+        tp = r.extra.get("throughput")
+        if not tp:
+            continue
+        best = tp.get("best")
+        tried = ", ".join(
+            str(t["batch"]) + (" (OOM)" if t.get("error") else "") for t in tp.get("tried", [])
+        )
+        rows.append([
+            r.model, tp["mode"],
+            str(best["batch"]) if best else "",
+            f"{best['ms']:.1f}" if best else "",
+            f"{best['clips_per_s']:.1f}" if best else "none fit",
+            tried,
+        ])  # fmt: skip
+    return rows
 
 
 def _over_time_title(ot: dict) -> str:
@@ -270,7 +324,8 @@ def markdown(run: BenchRun, images: list[str] | None = None) -> str:
         "12 real sample clips (max |diff| for fp32, worst cosine for bf16 and int8). "
         "`x floor`: median over the time the MACs take at the measured "
         "fp32 GEMM peak. `/560M`: median over VMF-560M's median in this run, same runtime and "
-        f"precision. `paper`: Table 12 of arXiv 2208.12257 ({CPU}, one 64-frame clip).",
+        f"precision. `paper`: Table 12 of arXiv 2208.12257 ({_paper_where(run)}, one 64-frame "
+        "clip).",
         "",
         "Runtimes: " + "; ".join(f"`{k}`: {v}" for k, v in RUNTIME_WORDS.items()
                                  if any(r.runtime == k for r in run.results)) + ".",
@@ -288,6 +343,13 @@ def markdown(run: BenchRun, images: list[str] | None = None) -> str:
         out += ["", "`update ms` = forward (this run's median) + the hop's new frames "
                 "preprocessed; `real-time factor` = update over the hop's duration (< 1 keeps "
                 "up; above 1 the apps drop windows rather than queue them)."]  # fmt: skip
+    tp = throughput_rows(run)
+    if tp:
+        head = THROUGHPUT_HEADER
+        out += ["", "## Throughput", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        out += ["| " + " | ".join(row) + " |" for row in tp]
+        out += ["", "Clips per second at the largest batch that fit (doubling from 1 until out "
+                "of memory or a call over 2 s), in the fastest eager mode of batch 1."]  # fmt: skip
     if run.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in run.notes]
     for img in images or []:
@@ -337,10 +399,10 @@ def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(8, 5.5), dpi=120)
     for p in TABLE12:
-        ax.scatter(p.cpu_ms, p.top1, marker="x", color="0.55")
+        ax.scatter(_paper_ms(run, p), p.top1, marker="x", color="0.55")
         ax.annotate(
             p.label,
-            (p.cpu_ms, p.top1),
+            (_paper_ms(run, p), p.top1),
             textcoords="offset points",
             xytext=(4, -10),
             fontsize=7,
@@ -375,7 +437,7 @@ def plot_latency_vs_top1(run: BenchRun, path: Path) -> None:
             ax.annotate(
                 name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7, color=cmap(i)
             )
-    ax.scatter([], [], marker="x", color="0.55", label=f"paper, {CPU}")
+    ax.scatter([], [], marker="x", color="0.55", label=f"paper, {_paper_where(run)}")
     ax.set_xscale("log")
     frames = run.settings.get("frames") or "?"
     ax.set_xlabel(f"latency per clip (ms, log scale); ours: {frames} frames, paper: 64 frames")

@@ -128,6 +128,7 @@ class BenchRun:
                 f"{GPU} (ms)": p.gpu_ms,
                 "k400_top1": p.top1,
                 "cpu_ratio_to_vmf_560m": round(p.cpu_ms / ref.cpu_ms, 4),
+                "gpu_ratio_to_vmf_560m": round(p.gpu_ms / ref.gpu_ms, 4),
             },
             "times_ms": [round(t, 4) for t in r.times_ms],
             "error": r.error,
