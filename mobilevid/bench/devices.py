@@ -18,7 +18,7 @@ __all__ = ["DEVICES", "Device", "find_device", "matches"]
 @dataclass(frozen=True)
 class Device:
     name: str
-    platform: str  # host | android | ios
+    platform: str  # host | cuda | android | ios
     label: str
     soc: str = ""
     models: tuple[str, ...] = ()  # ro.product.model / ProductType; "X*" is a prefix

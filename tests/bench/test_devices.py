@@ -29,9 +29,10 @@ def test_registry_covers_the_phones_users_ask_for():
     assert {"pixel6", "pixel7", "pixel8", "galaxys22", "galaxys23", "galaxys24"} <= names
     assert {"iphone13", "iphone14", "iphone15", "iphone15pro"} <= names
     for d in DEVICES:
-        assert d.platform in ("host", "android", "ios")
-        if d.platform != "host" and d.name not in ("android", "iphone"):
+        assert d.platform in ("host", "cuda", "android", "ios")
+        if d.platform in ("android", "ios") and d.name not in ("android", "iphone"):
             assert d.models and d.soc, d.name
+    assert find_device("gpu").platform == "cuda"
 
 
 def test_matching_a_connected_phone():
