@@ -1,6 +1,6 @@
 """The model zoo. Importing this package registers every family."""
 
-from mobilevid.models import mobile_former, movinet, uniformer, vit, x3d  # noqa: F401  (registration)
+from mobilevid.models import mobile_former, movinet, swin, uniformer, vit, x3d  # noqa: F401  (registration)
 from mobilevid.models._registry import (
     InputSpec,
     ModelInfo,

@@ -66,9 +66,9 @@ def test_frames_conv_equals_conv3d_with_bn(cin, cout, k, s, p, g, b, t):
 
 VARIANTS = (
     # vit: tests/deploy/test_vit_deploy.py (its clips must tile into tubelets, and
-    # STA's default r = 64 needs larger clips than these); uniformer: no deployable
+    # STA's default r = 64 needs larger clips than these); uniformer, swin: no deployable
     # form yet (the TSNet-backbones issue)
-    [(n, {}) for n in list_models() if model_info(n).family not in ("vit", "uniformer")]
+    [(n, {}) for n in list_models() if model_info(n).family not in ("vit", "uniformer", "swin")]
     + [
         ("vmf-1g", dict(dw_conv=dw, activation=a))
         for dw, a in itertools.product(("2d", "2+1d"), ("relu", "dyrelu"))

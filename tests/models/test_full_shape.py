@@ -12,9 +12,9 @@ pytestmark = pytest.mark.slow
 @pytest.mark.parametrize("name", list_models())
 def test_full_shape_forward_backward_export(name):
     spec = model_info(name).input
-    # the paper's 64-frame clip for every model, X3D-S included (Table 12); ViT-S and
-    # UniFormer-S (TSNet's backbones, other papers) at their own 16 frames
-    frames = spec.frames if model_info(name).family in ("vit", "uniformer") else 64
+    # the paper's 64-frame clip for every model, X3D-S included (Table 12); ViT-S,
+    # UniFormer-S and Video Swin-T (other papers) at their own clips
+    frames = spec.frames if model_info(name).family in ("vit", "uniformer", "swin") else 64
     x = torch.randn(1, 3, frames, spec.size, spec.size)
     m = create_model(name).eval()  # eval: BN1d in the head cannot train on batch 1
     logits = m(x)
