@@ -33,7 +33,7 @@ app = typer.Typer(
 # a flag fills the field of its own name, or the one named here.
 EXPORT_FIELDS = {"set_": "overrides"}
 BENCH_FIELDS = {"variant": "variants", "artifact": "artifacts", "runtime": "runtimes"}
-TRAIN_FIELDS = {"dropout": "overrides"}
+TRAIN_FIELDS = {"dropout": "overrides", "set_": "overrides"}
 # Config fields no flag sets, and why (tests/test_cli.py keeps flags and fields in step).
 NOT_FLAGS = {"TrainConfig.amp": "mixed precision: always on a GPU, never on a CPU"}
 
@@ -75,12 +75,18 @@ def profile(
         bool, typer.Option("--ablations", help="Recount the paper's ablation Tables 6-11.")
     ] = False,
     pruning: Annotated[
-        bool, typer.Option("--pruning", help="ViT-S dense, STA per r, TSNet per keep ratio.")
+        bool,
+        typer.Option(
+            "--pruning",
+            help="ViT-S dense, STA per r, TSNet per keep ratio; TSNet's Tables 1, 2, 3 and 5 "
+            "(UniFormer-S, VideoSwin-T) in GFLOPs over the papers' views.",
+        ),
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Params and GMACs (multiply-adds per clip) beside the paper's figures."""
     from mobilevid.counting import profile as profile_one
+    from mobilevid.counting import tsnet_table
     from mobilevid.models import list_models, resolve_name
     from mobilevid.models.mobile_former import ABLATIONS
     from mobilevid.models.vit import PRUNING
@@ -110,10 +116,21 @@ def profile(
             bar.update(task, description=f"counting {job.get('label') or job['name']}")
             rows.append(profile_one(**job))
             bar.advance(task)
+        if pruning:
+            from mobilevid.models.tsnet import TSNET_TABLES
+
+            task = bar.add_task("counting", total=len(TSNET_TABLES))
+
+            def step(label: str) -> None:
+                bar.update(task, description=f"counting {label}", advance=1)
+
+            views = tsnet_table(progress=step)
     if as_json:
-        _print_json([asdict(r) for r in rows])
+        _print_json([asdict(r) for r in rows + (views if pruning else [])])
         return
     _print_profile(rows)
+    if pruning:
+        _print_views(views)
 
 
 @app.command("export", cls=multi_value("variant", "calibration"))
@@ -562,6 +579,15 @@ def train_cmd(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of weights, shuffle and augmentation.")] = 0,
     max_steps: Annotated[int | None, typer.Option(help="Stop after this many steps.")] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="KEY=VALUE",
+            help="Model option, e.g. --set keep=0.3 (TSNet) or --set stage_keep=[0.8,0.6,1,1]; "
+            "repeatable.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the history as JSON.")] = False,
 ) -> None:
     """Fine-tune a model (optionally quantization-aware) on videos or the synthetic set.
@@ -571,15 +597,17 @@ def train_cmd(
     `mobilevid train --qat xnnpack --init runs/mine/best.pt --epochs 1 --out runs/mine-qat`;
     multi-GPU: `torchrun --nproc_per_node 8 -m mobilevid train ...`.
     """
-    from mobilevid.models import resolve_name
+    from mobilevid.models import model_info, resolve_name
     from mobilevid.train import TrainConfig
     from mobilevid.train import train as run_train
     from mobilevid.train.progress import TrainUI
 
+    name = resolve_name(variant)
+    overrides = {**_parse_set(set_ or []), **({} if dropout is None else {"dropout": dropout})}
     cfg = config_from_flags(
         TrainConfig, TRAIN_FIELDS,
-        variant=resolve_name(variant), val=None if val in (None, "none") else val,
-        overrides={} if dropout is None else {"dropout": dropout},
+        base=dict(model_info(name).train_defaults),  # the paper's recipe, under the flags
+        variant=name, val=None if val in (None, "none") else val, overrides=overrides,
     )  # fmt: skip
     cfg.check()
     import os
@@ -976,6 +1004,39 @@ def _print_profile(rows) -> None:
             f"{r.gmacs:.3f}",
             f"{r.paper_gmacs:.2f}" if r.paper_gmacs else "",
             _fmt_dev(r.gmacs_dev_pct),
+            f"{r.paper_top1:.1f}" if r.paper_top1 else "",
+        )
+    stdout_console().print(t)
+
+
+def _print_views(rows) -> None:
+    """TSNet's tables: GFLOPs over the papers' views and the cut vs dense."""
+    from rich import box
+    from rich.table import Table
+
+    from mobilevid.ui import stdout_console
+
+    t = Table(
+        title="TSNet, Tables 1-3 and 5: GFLOPs (multiply-adds) per view x views, cut vs dense",
+        box=box.SIMPLE_HEAD,
+    )
+    cols = ("row", "T x H x W", "views", "GFLOPs", "paper", "dev", "cut", "paper", "Δ pts",
+            "top-1")  # fmt: skip
+    for col in cols:
+        t.add_column(col, justify="left" if col in cols[:2] else "right", no_wrap=True)
+    for r in rows:
+        paper_total = r.paper_gmacs * r.views if r.paper_gmacs else None
+        delta = None if r.cut_pct is None else r.cut_pct - r.paper_cut_pct
+        t.add_row(
+            r.label,
+            "x".join(str(s) for s in r.input_shape[2:]),
+            f"{r.views}",
+            f"{r.total_gmacs:.1f}",
+            f"{paper_total:.1f}" if paper_total else "",
+            _fmt_dev(r.gmacs_dev_pct),
+            f"{r.cut_pct:+.1f}%" if r.cut_pct else "",
+            f"{r.paper_cut_pct:+.1f}%" if r.paper_cut_pct else "",
+            f"{delta:+.1f}" if r.cut_pct else "",
             f"{r.paper_top1:.1f}" if r.paper_top1 else "",
         )
     stdout_console().print(t)

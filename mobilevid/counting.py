@@ -9,6 +9,7 @@ MATH SDPA kernel because the fused CPU kernels report 0 FLOPs.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["Counts", "ProfileRow", "count", "count_params", "profile"]
+__all__ = ["Counts", "ProfileRow", "count", "count_params", "profile", "tsnet_table"]
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,14 @@ class ProfileRow:
     paper_top1: float | None
     overrides: dict[str, object] | None = None
     label: str | None = None
+    # multi-view rows (TSNet's tables): the paper's figures are per clip x views
+    views: int = 1
+    cut_pct: float | None = None  # vs the dense backbone, ours
+    paper_cut_pct: float | None = None
+
+    @property
+    def total_gmacs(self) -> float:
+        return self.gmacs * self.views
 
 
 def _dev(ours: float, paper: float | None) -> float | None:
@@ -112,3 +121,33 @@ def profile(
         overrides=dict(overrides) or None,
         label=label,
     )
+
+
+def tsnet_table(rows=None, progress=None) -> list[ProfileRow]:
+    """TSNet's Tables 1, 2, 3 and 5 recounted, as the papers count them: GFLOPs
+    (multiply-adds) per view times the views, and the cut against the dense
+    backbone in percent, beside the paper's. ``progress(label)`` is called
+    before each count."""
+    from mobilevid.models.tsnet import TSNET_TABLES
+
+    rows = TSNET_TABLES if rows is None else rows
+    out: list[ProfileRow] = []
+    dense: dict[str, tuple[float, float]] = {}  # name -> (ours, paper) per view
+    for r in rows:
+        if progress:
+            progress(f"Table {r.table}: {r.label}")
+        per_view = r.paper_gflops / r.views
+        p = profile(r.model, paper_gmacs=per_view, paper_top1=r.paper_top1,
+                    label=f"Table {r.table}: {r.label}", **dict(r.overrides))  # fmt: skip
+        if r.model == r.dense and not r.overrides:
+            dense[r.dense] = (p.gmacs, per_view)
+        if r.dense not in dense:
+            base = profile(r.dense)
+            dense[r.dense] = (base.gmacs, base.paper_gmacs or per_view)
+        ours0, paper0 = dense[r.dense]
+        out.append(dataclasses.replace(
+            p, views=r.views,
+            cut_pct=round((p.gmacs / ours0 - 1) * 100, 2),
+            paper_cut_pct=round((per_view / paper0 - 1) * 100, 2),
+        ))  # fmt: skip
+    return out

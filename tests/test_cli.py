@@ -273,3 +273,22 @@ def test_train_flags_fill_train_config(monkeypatch, tmp_path):
         False,
     )
     assert (c.out, c.lr, c.train, c.amp) == (tmp_path, 2e-3, "synthetic", True)
+
+
+def test_train_takes_the_papers_recipe_and_model_options(monkeypatch, tmp_path):
+    """TSNet's recipe (20 epochs, 3 warm-up, selectors at 1e-4, batch 8 / 4) is the
+    default for its models; flags the user gives win; --set reaches the model."""
+    import mobilevid.train
+
+    seen = _capture(monkeypatch, mobilevid.train, "train")
+    for args in (
+        ["-m", "tsnet-uniformer-s", "--set", "keep=0.3", "--set", "stage_keep=[0.8,0.6,1,1]"],
+        ["-m", "tsnet-videoswin-t", "--epochs", "2"],
+        ["-m", "1g"],
+    ):
+        CliRunner().invoke(app, ["train", *args, "--out", str(tmp_path)])
+    u, s, v = seen
+    assert (u.epochs, u.warmup, u.lr, u.batch_size) == (20, 0.15, 1e-4, 8)
+    assert u.overrides == {"keep": 0.3, "stage_keep": [0.8, 0.6, 1, 1]}
+    assert (s.epochs, s.batch_size, s.lr) == (2, 4, 1e-4)
+    assert (v.epochs, v.lr, v.batch_size) == (10, 2e-3, 16)  # no recipe: the flags' defaults

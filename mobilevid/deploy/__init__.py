@@ -16,11 +16,13 @@ from mobilevid.deploy.mobile_former import (
 )
 from mobilevid.deploy.movinet import DeployMoViNet, DeployMoViNetStep, RunningMean
 from mobilevid.deploy.ops import FramesConv
+from mobilevid.deploy.uniformer import DeployUniFormer
 from mobilevid.deploy.vit import DeployViT
 from mobilevid.deploy.x3d import DeployX3D
 from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import VideoMobileFormer
 from mobilevid.models.movinet import MoViNet
+from mobilevid.models.uniformer import UniFormer
 from mobilevid.models.vit import VisionTransformer
 from mobilevid.models.x3d import X3D
 
@@ -28,6 +30,7 @@ __all__ = [
     "KEEP_FP32",
     "DeployMoViNet",
     "DeployMoViNetStep",
+    "DeployUniFormer",
     "DeployVMF",
     "DeployViT",
     "DeployX3D",
@@ -45,6 +48,7 @@ _CONVERTERS: dict[type, type[nn.Module]] = {
     X3D: DeployX3D,
     MoViNet: DeployMoViNet,
     VisionTransformer: DeployViT,  # also STA and TSNet
+    UniFormer: DeployUniFormer,  # also TSNet
 }
 
 

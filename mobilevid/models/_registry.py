@@ -59,6 +59,8 @@ class ModelInfo:
     aliases: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default=())
     config: type | None = None  # the frozen dataclass whose fields are the builder's overrides
+    # the paper's fine-tuning recipe: `mobilevid train` flags the user did not give
+    train_defaults: tuple[tuple[str, Any], ...] = ()
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -73,6 +75,7 @@ def register_model(
     config: type | None = None,
     aliases: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
+    train_defaults: dict[str, Any] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a builder under its function name with ``_`` spelled ``-``."""
 
@@ -80,7 +83,10 @@ def register_model(
         name = fn.__name__.replace("_", "-")
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} registered twice")
-        _REGISTRY[name] = ModelInfo(name, family, fn, input, paper, aliases, tags, config)
+        _REGISTRY[name] = ModelInfo(
+            name, family, fn, input, paper, aliases, tags, config,
+            tuple((train_defaults or {}).items()),
+        )  # fmt: skip
         for alias in aliases:
             _ALIASES[alias] = name
         return fn

@@ -24,11 +24,22 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mobilevid.errors import MobilevidError
 from mobilevid.models._registry import PaperFigures, register_model
-from mobilevid.models.uniformer import DropPath, Mlp
+from mobilevid.models.tsnet import TSNetFields, TSNetModel, TSNetSparse, block_ratios
+from mobilevid.models.uniformer import TSNET_TRAIN, DropPath, Mlp
 from mobilevid.spec import InputSpec
 
-__all__ = ["SwinConfig", "VideoSwin", "load_reference_state_dict", "videoswin_t"]
+__all__ = [
+    "SwinConfig",
+    "TSNetSwinBlock",
+    "TSNetSwinConfig",
+    "TSNetVideoSwin",
+    "VideoSwin",
+    "load_reference_state_dict",
+    "tsnet_videoswin_t",
+    "videoswin_t",
+]
 
 
 @dataclass(frozen=True)
@@ -103,18 +114,36 @@ class WindowAttention3D(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
+    def bias(self, n: int, mask: Tensor | None, windows: int) -> Tensor:
+        """The additive bias of every window's full N x N attention: relative
+        position (heads, N, N), plus the shift mask: (B*nW or 1, heads, N, N)."""
+        idx = self.relative_position_index[:n, :n].reshape(-1)
+        bias = self.relative_position_bias_table[idx].view(n, n, -1).permute(2, 0, 1)[None]
+        if mask is not None:
+            nw = mask.shape[0]
+            bias = (bias + mask[:, None]).repeat(windows // nw, 1, 1, 1)
+        return bias
+
+    def forward(self, x: Tensor, mask: Tensor | None, keep: Tensor | None = None,
+                kept: Tensor | None = None, n_full: int | None = None) -> Tensor:  # fmt: skip
+        """Attention in each of the B*nW windows of x (B*nW, N, C). TSNet: ``keep``
+        (B*nW, N) masks keys in training; ``kept`` (B*nW, k) says which of the
+        window's ``n_full`` positions the k tokens of x are, for the bias."""
         bw, n, c = x.shape
         q, k, v = self.qkv(x).view(bw, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
         attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)  # (B*nW, h, N, N)
-        idx = self.relative_position_index[:n, :n].reshape(-1)
-        attn = attn + self.relative_position_bias_table[idx].view(n, n, -1).permute(2, 0, 1)
-        if mask is not None:
-            nw = mask.shape[0]
-            attn = (attn.view(bw // nw, nw, self.heads, n, n) + mask[None, :, None]).view(
-                bw, self.heads, n, n
-            )
-        return self.proj((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(bw, n, c))
+        if kept is None:
+            attn = attn + self.bias(n, mask, bw)
+        else:  # the bias rows and columns of the kept positions
+            full = self.bias(n_full, mask, bw).expand(bw, -1, -1, -1)
+            rows = kept[:, None, :, None].expand(-1, self.heads, -1, n_full)
+            cols = kept[:, None, None, :].expand(-1, self.heads, n, -1)
+            attn = attn + full.gather(2, rows).gather(3, cols)
+        attn = attn.softmax(dim=-1)
+        if keep is not None:
+            attn = attn * keep[:, None, None, :]
+            attn = attn / (attn.sum(dim=-1, keepdim=True) + 1e-6)
+        return self.proj((attn @ v).transpose(1, 2).reshape(bw, n, c))
 
 
 class SwinBlock3D(nn.Module):
@@ -141,14 +170,20 @@ class SwinBlock3D(nn.Module):
         if any(sh):
             x = torch.roll(x, shifts=tuple(-s for s in sh), dims=(1, 2, 3))
             mask = _shift_mask(size, w, sh).to(x.dtype).to(x.device)
-        y = _merge(self.attn(_partition(x, w), mask), w, b, *size)
+        y = _merge(self.window_attention(_partition(x, w), mask, b), w, b, *size)
         if any(sh):
             y = torch.roll(y, shifts=sh, dims=(1, 2, 3))
         return y[:, :d, :h, :wd]
 
+    def window_attention(self, xw: Tensor, mask: Tensor | None, batch: int) -> Tensor:
+        return self.attn(xw, mask)
+
+    def ffn(self, x: Tensor) -> Tensor:
+        return self.mlp(self.norm2(x))
+
     def forward(self, x: Tensor) -> Tensor:
         x = x + self.drop_path(self.attend(x))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.ffn(x))
 
 
 class PatchMerging(nn.Module):
@@ -170,15 +205,27 @@ class PatchMerging(nn.Module):
 
 
 class BasicLayer(nn.Module):
-    def __init__(self, dim: int, depth: int, heads: int, cfg: SwinConfig, dpr: list[float],
-                 downsample: bool) -> None:  # fmt: skip
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        heads: int,
+        cfg: SwinConfig,
+        dpr: list[float],
+        downsample: bool,
+        ratios: list[tuple[float, float]] | None = None,
+    ) -> None:
         super().__init__()
         shift = tuple(k // 2 for k in cfg.window)
-        self.blocks = nn.ModuleList(
-            SwinBlock3D(dim, heads, cfg.window, (0, 0, 0) if i % 2 == 0 else shift,
-                        cfg.mlp_ratio, dpr[i])
-            for i in range(depth)
-        )  # fmt: skip
+        blocks = []
+        for i in range(depth):
+            args = (dim, heads, cfg.window, (0, 0, 0) if i % 2 == 0 else shift, cfg.mlp_ratio,
+                    dpr[i])  # fmt: skip
+            if ratios is None or ratios[i] == (1.0, 1.0):
+                blocks.append(SwinBlock3D(*args))
+            else:
+                blocks.append(TSNetSwinBlock(*args, cfg=cfg, ratios=ratios[i]))
+        self.blocks = nn.ModuleList(blocks)
         self.downsample = PatchMerging(dim) if downsample else None
 
     def forward(self, x: Tensor) -> Tensor:
@@ -203,17 +250,19 @@ class PatchEmbed3D(nn.Module):
 
 
 class VideoSwin(nn.Module):
-    def __init__(self, cfg: SwinConfig, num_classes: int = 400) -> None:
+    def __init__(self, cfg: SwinConfig, num_classes: int = 400,
+                 ratios: list[tuple[float, float]] | None = None) -> None:  # fmt: skip
         super().__init__()
         self.cfg = cfg
         self.patch_embed = PatchEmbed3D(cfg.patch, cfg.embed_dim)
-        dpr = torch.linspace(0, cfg.drop_path, sum(cfg.depths)).tolist()
+        dpr = torch.linspace(0, cfg.drop_path, sum(cfg.depths), device="cpu").tolist()
         self.layers = nn.ModuleList()
         for i, (depth, heads) in enumerate(zip(cfg.depths, cfg.heads, strict=True)):
             start, last = sum(cfg.depths[:i]), i == len(cfg.depths) - 1
             rates = dpr[start : start + depth]
+            sub = None if ratios is None else ratios[start : start + depth]
             self.layers.append(
-                BasicLayer(cfg.embed_dim * 2**i, depth, heads, cfg, rates, downsample=not last)
+                BasicLayer(cfg.embed_dim * 2**i, depth, heads, cfg, rates, not last, sub)
             )
         self.num_features = cfg.embed_dim * 2 ** (len(cfg.depths) - 1)
         self.norm = nn.LayerNorm(self.num_features)
@@ -235,6 +284,79 @@ class VideoSwin(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.head(self.dropout(self.forward_features(x)))
+
+
+@dataclass(frozen=True)
+class TSNetSwinConfig(TSNetFields, SwinConfig):
+    """Video Swin-T with TSNet in the blocks of ``sparse_stages`` (1-based): the
+    attention selects per window, the FFN over the clip. The default, stages
+    1-3 (2 + 2 + 6 blocks) with the last stage dense, is the placement whose
+    count gives Table 2's rows (869.8 / 623.3 / 480.0 GFLOPs at 3 x 4 views
+    against 871.9 / 628.1 / 484.8); all four stages would cut 19.9 / 46.9 /
+    62.8% instead of 17.4 / 40.5 / 54% (docs/models.md). ``stage_keep`` holds
+    (R1, R2) for each sparsified stage."""
+
+    sparse_stages: tuple[int, ...] = (1, 2, 3)
+
+    def sparse_depths(self) -> tuple[int, ...]:
+        return tuple(self.depths[s - 1] for s in self.sparse_stages)
+
+    def all_ratios(self) -> list[tuple[float, float]]:
+        """(MSA, FFN) ratio of every block of the network, 1 outside the sparse stages."""
+        sparse = iter(block_ratios(self, self.sparse_depths()))
+        return [next(sparse) if s + 1 in self.sparse_stages else (1.0, 1.0)
+                for s, d in enumerate(self.depths) for _ in range(d)]  # fmt: skip
+
+    def __post_init__(self) -> None:
+        stages = self.sparse_stages
+        if not isinstance(stages, tuple):
+            object.__setattr__(self, "sparse_stages", stages := tuple(stages))
+        if (
+            not stages
+            or sorted(set(stages)) != list(stages)
+            or not all(isinstance(s, int) and 1 <= s <= len(self.depths) for s in stages)
+        ):
+            raise MobilevidError(
+                f"sparse_stages lists stages 1..{len(self.depths)} in order, got {stages}"
+            )
+        if self.policy == "shared":
+            raise MobilevidError(
+                "policy=shared is a UniFormer-S ablation: Swin's attention selects per "
+                "shifted window and its FFN over the map, so one policy cannot serve both"
+            )
+        self.check_tsnet(self.sparse_depths())
+
+
+class TSNetSwinBlock(TSNetSparse, SwinBlock3D):
+    """A (shifted-)window block with TSNet: inside every window the selector
+    keeps round(R1·N) tokens for attention (the kept pairs keep their relative
+    position bias and shift mask), the rest are projected; the windows are then
+    merged and un-shifted with every token at its place. The FFN keeps
+    round(R2·L) of the clip's L tokens."""
+
+    def __init__(self, *args, cfg: TSNetSwinConfig, ratios: tuple[float, float]) -> None:
+        SwinBlock3D.__init__(self, *args)
+        self.add_selectors(self.norm1.normalized_shape[0], cfg, ratios)
+
+    def window_attention(self, xw: Tensor, mask: Tensor | None, batch: int) -> Tensor:
+        n = xw.shape[1]
+        return self.branch("attn", xw, lambda h, m, kept: self.attn(h, mask, m, kept, n), batch)[0]
+
+    def ffn(self, x: Tensor) -> Tensor:
+        b, d, h, w, c = x.shape
+        z = self.norm2(x).reshape(b, d * h * w, c)
+        return self.branch("mlp", z, lambda t, m, _: self.mlp(t), b)[0].reshape(b, d, h, w, c)
+
+
+class TSNetVideoSwin(TSNetModel, VideoSwin):
+    """Video Swin-T + TSNet; ``keep=1`` is Video Swin-T exactly."""
+
+    cfg: TSNetSwinConfig
+
+    def __init__(self, cfg: TSNetSwinConfig, num_classes: int = 400) -> None:
+        super().__init__(cfg, num_classes, ratios=cfg.all_ratios())
+        for blk in self.tsnet_blocks():
+            blk.zero_init()
 
 
 def load_reference_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -271,3 +393,21 @@ def load_reference_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
 )
 def videoswin_t(num_classes: int = 400, **overrides) -> VideoSwin:
     return VideoSwin(dataclasses.replace(SwinConfig(), **overrides), num_classes=num_classes)
+
+
+@register_model(
+    family="swin",
+    input=InputSpec(frames=32, size=224, frame_stride=2),
+    config=TSNetSwinConfig,
+    paper=PaperFigures(
+        source="TSNet (Appl. Sci. 2023), Table 2 (K400)",
+        gmacs=628.1 / 12,
+        top1=77.0,
+        top5=91.4,
+        note="keep=0.5; 628.1 GFLOPs over 3 clips x 4 crops (-40.5%)",
+    ),
+    train_defaults={**TSNET_TRAIN, "batch_size": 4},
+)
+def tsnet_videoswin_t(num_classes: int = 400, **overrides) -> TSNetVideoSwin:
+    cfg = dataclasses.replace(TSNetSwinConfig(), **overrides)
+    return TSNetVideoSwin(cfg, num_classes=num_classes)

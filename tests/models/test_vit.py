@@ -20,6 +20,7 @@ from torch import Tensor
 from mobilevid.counting import ProfileRow, count
 from mobilevid.errors import MobilevidError
 from mobilevid.models import create_model, list_models, model_info
+from mobilevid.models.tsnet import TSNET_TABLES
 from mobilevid.models.vit import (
     PRUNING,
     STAVisionTransformer,
@@ -529,7 +530,9 @@ def test_profile_cli_pruning_flag(monkeypatch) -> None:
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert [r["label"] for r in rows][:3] == ["ViT-S: dense", "STA: r=16", "STA: r=32"]
-    assert rows[-1]["overrides"] == {"keep": 0.3} and rows[4]["paper_gmacs"] == 28.8
+    vit = [r for r in rows if r["views"] == 1]  # then TSNet's tables (tests/models/test_tsnet.py)
+    assert vit[-1]["overrides"] == {"keep": 0.3} and rows[4]["paper_gmacs"] == 28.8
+    assert len(rows) - len(vit) == len(TSNET_TABLES)
 
 
 # ----------------------------------------------------------------- full-shape counts
