@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mobilevid.errors import MobilevidError
+from mobilevid.models._init import init_transformer
 from mobilevid.models._registry import PaperFigures, register_model
 from mobilevid.models.tsnet import TSNetFields, TSNetModel, TSNetSparse, block_ratios
 from mobilevid.models.uniformer import TSNET_TRAIN, DropPath, Mlp
@@ -269,11 +270,7 @@ class VideoSwin(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(self.num_features, num_classes)
         self.num_classes = num_classes
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        self.apply(init_transformer)
         nn.init.normal_(self.head.weight, std=0.01)  # I3DHead's init
 
     def forward_features(self, x: Tensor) -> Tensor:

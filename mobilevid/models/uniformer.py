@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from mobilevid.models._init import init_transformer
 from mobilevid.models._registry import PaperFigures, register_model
 from mobilevid.models.tsnet import TSNetFields, TSNetModel, TSNetSparse, block_ratios
 from mobilevid.spec import InputSpec
@@ -192,25 +193,13 @@ class UniFormer(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.head = nn.Linear(d[3], num_classes)
         self.num_classes = num_classes
-        self.apply(self._init)
+        self.apply(init_transformer)  # the reference init; convs keep the default
 
     def _make_sa_block(self, stage: int, j: int, drop_path: float) -> nn.Module:
         """Block ``j`` of attention stage ``stage`` (2 or 3, 0-based)."""
         dim = self.cfg.dims[stage]
         cfg = self.cfg
         return SABlock(dim, dim // cfg.head_dim, cfg.mlp_ratio, cfg.qkv_bias, drop_path)
-
-    @staticmethod
-    def _init(m: nn.Module) -> None:
-        """The reference init: truncated normal 0.02 for linears, LayerNorm at
-        identity; convs keep PyTorch's default."""
-        if isinstance(m, nn.Linear):
-            nn.init.trunc_normal_(m.weight, std=0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.LayerNorm):
-            nn.init.ones_(m.weight)
-            nn.init.zeros_(m.bias)
 
     def stages(self) -> list[tuple[nn.Module, nn.ModuleList]]:
         """(patch embedding, blocks) of each of the four stages."""

@@ -38,6 +38,7 @@ from torch import Tensor, nn
 
 from mobilevid.checkpoint import load_checkpoint, load_strict
 from mobilevid.errors import MobilevidError
+from mobilevid.models._init import init_transformer
 from mobilevid.models._registry import PaperFigures, register_model
 from mobilevid.models.mobile_former import Ablation
 from mobilevid.spec import InputSpec
@@ -323,14 +324,7 @@ class VisionTransformer(nn.Module):
         """VideoMAE's fine-tuning init: truncated normal (std .02) linears with zero
         bias, LayerNorm 1/0, the Conv3d left at PyTorch's default, and the fresh head
         scaled by ``init_scale`` so the pretrained features start with small logits."""
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, nn.LayerNorm):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        self.apply(init_transformer)
         with torch.no_grad():
             self.head.weight.mul_(self.cfg.init_scale)
             self.head.bias.mul_(self.cfg.init_scale)

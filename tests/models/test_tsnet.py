@@ -1,4 +1,5 @@
-"""TSNet on its paper's backbones (UniFormer-S, VideoSwin-T): the inference split
+"""TSNet on its paper's backbones (UniFormer-S, VideoSwin-T), and the backbones'
+small-clip forward/backward/export: the inference split
 is the training formula with a top-k mask, keep = 1 is the dense model, the
 knobs of Tables 3-5 build what they say, and the recounted tables stay near the
 paper's (the residuals are explained in docs/models.md)."""
@@ -71,6 +72,28 @@ def test_swin_window_split_is_the_masked_training_formula(shift, monkeypatch):
         _topk_mask(block, monkeypatch)
         got = block.train()(x)
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("name", "shape"),
+    [
+        ("uniformer-s", (2, 3, 16, 64, 64)),
+        ("uniformer-s", (1, 3, 8, 96, 96)),
+        ("videoswin-t", (2, 3, 8, 64, 64)),
+        ("videoswin-t", (1, 3, 6, 56, 72)),  # padded to whole patches and windows
+    ],
+)
+def test_backbone_forward_backward_export(name, shape):
+    """The dense backbones at small clips (the paper's clip: test_full_shape.py)."""
+    m = create_model(name, num_classes=7).train()
+    y = m(torch.randn(shape))
+    assert y.shape == (shape[0], 7)
+    y.square().mean().backward()
+    assert all(p.grad is not None for p in m.parameters())
+    m.eval()
+    x = torch.randn(shape)
+    ep = torch.export.export(m, (x,))
+    torch.testing.assert_close(ep.module()(x), m(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("name", list(SMALL))
