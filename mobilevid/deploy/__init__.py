@@ -16,12 +16,14 @@ from mobilevid.deploy.mobile_former import (
 )
 from mobilevid.deploy.movinet import DeployMoViNet, DeployMoViNetStep, RunningMean
 from mobilevid.deploy.ops import FramesConv
+from mobilevid.deploy.swin import DeploySwin
 from mobilevid.deploy.uniformer import DeployUniFormer
 from mobilevid.deploy.vit import DeployViT
 from mobilevid.deploy.x3d import DeployX3D
 from mobilevid.errors import MobilevidError
 from mobilevid.models.mobile_former import VideoMobileFormer
 from mobilevid.models.movinet import MoViNet
+from mobilevid.models.swin import VideoSwin
 from mobilevid.models.uniformer import UniFormer
 from mobilevid.models.vit import VisionTransformer
 from mobilevid.models.x3d import X3D
@@ -30,6 +32,7 @@ __all__ = [
     "KEEP_FP32",
     "DeployMoViNet",
     "DeployMoViNetStep",
+    "DeploySwin",
     "DeployUniFormer",
     "DeployVMF",
     "DeployViT",
@@ -49,6 +52,7 @@ _CONVERTERS: dict[type, type[nn.Module]] = {
     MoViNet: DeployMoViNet,
     VisionTransformer: DeployViT,  # also STA and TSNet
     UniFormer: DeployUniFormer,  # also TSNet
+    VideoSwin: DeploySwin,  # also TSNet
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -30,7 +31,7 @@ from mobilevid.deploy.vit import _linear, _take
 from mobilevid.errors import MobilevidError
 from mobilevid.models.uniformer import CBlock, PatchEmbed, SABlock, UniFormer
 
-__all__ = ["DeployUniFormer"]
+__all__ = ["DeployUniFormer", "tsnet_split"]
 
 
 def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor]:
@@ -103,6 +104,29 @@ class DeployAttention(ViTAttention):
         self.proj = copy.deepcopy(a.proj).requires_grad_(False)
 
 
+def _take_rows(x: Tensor, idx: Tensor) -> Tensor:
+    """x (G, N, C), idx (G, M) -> (G, M, C) as one row ``index_select`` over the
+    flattened rows (a ``gather`` would need the index expanded to (G, M, C))."""
+    g, n, c = x.shape
+    offsets = torch.tensor(np.arange(g).reshape(g, 1) * n)  # a trace-time constant
+    return x.reshape(g * n, c).index_select(0, (idx + offsets).reshape(-1)).reshape(g, -1, c)
+
+
+def tsnet_split(h: Tensor, k: int, order: Tensor, layer, linear: nn.Module,
+                windowed: bool = False) -> Tensor:  # fmt: skip
+    """TSNet's inference split of tokens h (G, N, C) by ``order`` (descending
+    score; (N,) at G = 1 or (G, N)): ``layer`` on the first k, ``linear`` on the
+    rest, every token back at its place. ``windowed``: G groups (windows) each
+    sorted on its own, and ``layer(tokens, kept positions)``."""
+    n = h.shape[1]
+    take = _take_rows if windowed else _take
+    hs = take(h, order)
+    kept = layer(hs[:, :k], order[:, :k]) if windowed else layer(hs[:, :k])
+    out = torch.cat([kept, linear(hs[:, k:])], dim=1)
+    inverse = order.topk(n, dim=-1, largest=False).indices  # argsort of a permutation
+    return take(out, inverse)
+
+
 class FramesSABlock(nn.Module):
     """Global MHRA on tokens; with TSNet selectors when the source has them."""
 
@@ -129,10 +153,7 @@ class FramesSABlock(nn.Module):
         if select is not None:  # else policy=shared: the MSA's order
             # descending, as argsort; 1-D at batch 1, so no reshape of the index
             order = select(h).reshape(n if b == 1 else (b, n)).topk(n, dim=-1).indices
-        hs = _take(h, order)
-        out = torch.cat([layer(hs[:, :k]), getattr(self, f"linear_{which}")(hs[:, k:])], dim=1)
-        inverse = order.topk(n, dim=-1, largest=False).indices  # argsort of a permutation
-        return _take(out, inverse), order
+        return tsnet_split(h, k, order, layer, getattr(self, f"linear_{which}")), order
 
     def forward(self, x: Tensor, batch: int) -> Tensor:
         x = x + self.pos_embed(x, batch)

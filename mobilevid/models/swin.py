@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -76,21 +77,31 @@ def _merge(x: Tensor, w: tuple[int, int, int], b: int, d: int, h: int, wd: int) 
     return x.permute(0, 1, 4, 2, 5, 3, 6, 7).reshape(b, d, h, wd, -1)
 
 
-def _shift_mask(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]) -> Tensor:
-    """(windows, N, N) additive mask: -100 between tokens that the cyclic shift
-    brought into one window from different regions of the map."""
-    region = torch.zeros(1, *size, 1)
+def region_ids(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]) -> np.ndarray:
+    """(windows, N) float32: for each token of each window of the shifted map, the
+    region of the unshifted map it came from. Numpy, so an exported graph holds
+    the result as a constant."""
+    region = np.zeros(size, np.float32)
     n = 0
     cuts = [(slice(-k), slice(-k, -s), slice(-s, None)) if s else (slice(None),)
             for k, s in zip(w, sh, strict=True)]  # fmt: skip
     for a in cuts[0]:
         for b in cuts[1]:
             for c in cuts[2]:
-                region[:, a, b, c, :] = n
+                region[a, b, c] = n
                 n += 1
-    ids = _partition(region, w).squeeze(-1)  # (windows, N)
-    diff = ids[:, None, :] - ids[:, :, None]
-    return torch.where(diff != 0, -100.0, 0.0)
+    (d, h, wd), (w0, w1, w2) = size, w
+    blocks = region.reshape(d // w0, w0, h // w1, w1, wd // w2, w2).transpose(0, 2, 4, 1, 3, 5)
+    return blocks.reshape(-1, w0 * w1 * w2)
+
+
+def _shift_mask(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]) -> Tensor:
+    """(windows, N, N) additive mask: -100 between tokens that the cyclic shift
+    brought into one window from different regions of the map."""
+    ids = region_ids(size, w, sh)
+    return torch.from_numpy(
+        np.where(ids[:, None, :] != ids[:, :, None], -100.0, 0.0).astype(np.float32)
+    )
 
 
 class WindowAttention3D(nn.Module):
