@@ -175,3 +175,29 @@ def write_fake_artifact(path, data: bytes = b"\0" * 16, **fields):
 def fake_artifact():
     """``fake_artifact(path, data=..., **sidecar_fields)``: see write_fake_artifact."""
     return write_fake_artifact
+
+
+@pytest.fixture
+def randomize():
+    """Move a model's BN statistics and TSNet's dropped-token linears off their
+    inits (seeded), so BN folding and the linear branch of a deployable form are
+    exercised; returns the model in eval mode."""
+    from torch import nn
+
+    from mobilevid.models.tsnet import TSNetSparse
+
+    def apply(model: nn.Module) -> nn.Module:
+        g = torch.Generator().manual_seed(0)
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm3d):
+                m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.weight.data.copy_(0.5 + torch.rand(m.num_features, generator=g))
+                m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=g))
+            if isinstance(m, TSNetSparse):
+                for name in ("linear_attn", "linear_mlp"):
+                    if hasattr(m, name):
+                        nn.init.normal_(getattr(m, name).weight, std=0.05, generator=g)
+        return model.eval()
+
+    return apply

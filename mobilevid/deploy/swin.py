@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mobilevid.deploy.ops import LinearLayerNorm, temporal_mean
-from mobilevid.deploy.uniformer import tsnet_split
+from mobilevid.deploy.uniformer import copy_selectors, tsnet_split
 from mobilevid.deploy.vit import PatchConv, _linear
 from mobilevid.errors import MobilevidError
 from mobilevid.models.swin import (
@@ -133,10 +133,7 @@ class DeploySwinBlock(nn.Module):
         self.attn = DeployWindowAttention(blk.attn)
         self.norm2 = LinearLayerNorm(blk.norm2)
         self.mlp = copy.deepcopy(blk.mlp).requires_grad_(False)
-        self.ratios = getattr(blk, "ratios", (1.0, 1.0))
-        for name in ("select_attn", "select_mlp", "linear_attn", "linear_mlp"):
-            if hasattr(blk, name):
-                setattr(self, name, copy.deepcopy(getattr(blk, name)).requires_grad_(False))
+        copy_selectors(self, blk)
 
     def _attend(self, x: Tensor) -> Tensor:
         b, d, h, wd, _ = x.shape

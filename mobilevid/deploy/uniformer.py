@@ -31,7 +31,7 @@ from mobilevid.deploy.vit import _linear, _take
 from mobilevid.errors import MobilevidError
 from mobilevid.models.uniformer import CBlock, PatchEmbed, SABlock, UniFormer
 
-__all__ = ["DeployUniFormer", "tsnet_split"]
+__all__ = ["DeployUniFormer", "copy_selectors", "tsnet_split"]
 
 
 def _bn_affine(bn: nn.modules.batchnorm._BatchNorm) -> tuple[Tensor, Tensor]:
@@ -104,6 +104,15 @@ class DeployAttention(ViTAttention):
         self.proj = copy.deepcopy(a.proj).requires_grad_(False)
 
 
+def copy_selectors(dst: nn.Module, src: nn.Module) -> None:
+    """A TSNet block's (MSA, FFN) ratios and whichever selectors and dropped-token
+    linears it has (a dense block: ratios 1, none)."""
+    dst.ratios = getattr(src, "ratios", (1.0, 1.0))
+    for name in ("select_attn", "select_mlp", "linear_attn", "linear_mlp"):
+        if hasattr(src, name):
+            setattr(dst, name, copy.deepcopy(getattr(src, name)).requires_grad_(False))
+
+
 def _take_rows(x: Tensor, idx: Tensor) -> Tensor:
     """x (G, N, C), idx (G, M) -> (G, M, C) as one row ``index_select`` over the
     flattened rows (a ``gather`` would need the index expanded to (G, M, C))."""
@@ -137,10 +146,7 @@ class FramesSABlock(nn.Module):
         self.attn = DeployAttention(blk.attn)
         self.norm2 = LinearLayerNorm(blk.norm2)
         self.mlp = copy.deepcopy(blk.mlp).requires_grad_(False)
-        self.ratios = getattr(blk, "ratios", (1.0, 1.0))
-        for name in ("select_attn", "select_mlp", "linear_attn", "linear_mlp"):
-            if hasattr(blk, name):
-                setattr(self, name, copy.deepcopy(getattr(blk, name)).requires_grad_(False))
+        copy_selectors(self, blk)
 
     def _branch(self, which: str, h: Tensor, order: Tensor | None) -> tuple[Tensor, Tensor | None]:
         r = self.ratios[0 if which == "attn" else 1]

@@ -11,17 +11,6 @@ from torch import nn
 from mobilevid.deploy import DeploySwin, to_deployable
 from mobilevid.errors import MobilevidError
 from mobilevid.models import create_model
-from mobilevid.models.tsnet import TSNetSparse
-
-
-def _randomize(model: nn.Module) -> nn.Module:
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, TSNetSparse):
-            for name in ("linear_attn", "linear_mlp"):
-                if hasattr(m, name):
-                    nn.init.normal_(getattr(m, name).weight, std=0.05, generator=g)
-    return model.eval()
 
 
 @pytest.mark.parametrize(
@@ -35,13 +24,13 @@ def _randomize(model: nn.Module) -> nn.Module:
     ids=str,
 )
 @pytest.mark.parametrize("batch", [1, 2])
-def test_deployable_matches_eager(name, overrides, batch):
+def test_deployable_matches_eager(name, overrides, batch, randomize):
     """16x56²: 8x14x14 tokens, whole 8x7x7 windows in stage 1 (shifted every second
     block), windows shrunk to the map later. Padding is not used here: padded
     tokens are equal zeros, whose tied scores the eager argsort and the runtime's
     topk may break differently."""
     torch.manual_seed(0)
-    model = _randomize(create_model(name, num_classes=11, **overrides))
+    model = randomize(create_model(name, num_classes=11, **overrides))
     deploy = to_deployable(model)
     assert isinstance(deploy, DeploySwin)
     assert not any(isinstance(m, nn.Conv3d | nn.LayerNorm) for m in deploy.modules())

@@ -11,27 +11,9 @@ from torch import nn
 from mobilevid.deploy import DeployUniFormer, to_deployable
 from mobilevid.errors import MobilevidError
 from mobilevid.models import create_model
-from mobilevid.models.tsnet import TSNetSparse
 
 # two blocks per attention stage and narrow stages keep the export small
 SMALL = {"depths": [1, 1, 2, 2], "dims": [32, 64, 128, 128]}
-
-
-def _randomize(model: nn.Module) -> nn.Module:
-    """BN statistics and dropped-token linears away from their inits, so folding
-    and the linear branch are exercised."""
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm3d):
-            m.running_mean.copy_(0.1 * torch.randn(m.num_features, generator=g))
-            m.running_var.copy_(0.5 + torch.rand(m.num_features, generator=g))
-            m.weight.data.copy_(0.5 + torch.rand(m.num_features, generator=g))
-            m.bias.data.copy_(0.1 * torch.randn(m.num_features, generator=g))
-        if isinstance(m, TSNetSparse):
-            for name in ("linear_attn", "linear_mlp"):
-                if hasattr(m, name):
-                    nn.init.normal_(getattr(m, name).weight, std=0.05, generator=g)
-    return model.eval()
 
 
 @pytest.mark.parametrize(
@@ -46,9 +28,9 @@ def _randomize(model: nn.Module) -> nn.Module:
     ids=str,
 )
 @pytest.mark.parametrize("batch", [1, 2])
-def test_deployable_matches_eager(name, overrides, batch):
+def test_deployable_matches_eager(name, overrides, batch, randomize):
     torch.manual_seed(0)
-    model = _randomize(create_model(name, num_classes=11, **overrides))
+    model = randomize(create_model(name, num_classes=11, **overrides))
     deploy = to_deployable(model)
     assert isinstance(deploy, DeployUniFormer)
     gone = (nn.Conv3d, nn.BatchNorm3d, nn.LayerNorm)  # XNNPACK has none of them
