@@ -72,12 +72,15 @@ check-full: $(DEV_STAMP)
 	  --artifact $(ART)/full/x3d-xs_motion_fp32.pte $(ART)/full/x3d-xs_motion_int8.pte \
 	  --paper-input --runtime executorch --artifacts-dir $(ART) --report reports/bench-host-peers
 	$(MV) profile --pruning
-	$(MV) export --variant uniformer-s tsnet-uniformer-s --target executorch --output $(ART)/full --force
+	$(MV) export --variant uniformer-s tsnet-uniformer-s videoswin-t tsnet-videoswin-t \
+	  --target executorch --output $(ART)/full --force
 	$(MV) export --variant tsnet-uniformer-s --target executorch --quantize int8 --output $(ART)/full --force
-	$(MV) verify $(ART)/full/uniformer-s_xnnpack_fp32.pte $(ART)/full/tsnet-uniformer-s_xnnpack_*.pte
-	$(MV) bench --device host --artifact $(ART)/full/uniformer-s_xnnpack_fp32.pte \
-	  $(ART)/full/tsnet-uniformer-s_xnnpack_fp32.pte $(ART)/full/tsnet-uniformer-s_xnnpack_int8.pte \
-	  --runtime executorch --runs 20 --report reports/bench-host-tsnet
+	$(MV) verify $(ART)/full/uniformer-s_xnnpack_fp32.pte $(ART)/full/tsnet-uniformer-s_xnnpack_*.pte \
+	  $(ART)/full/videoswin-t_xnnpack_fp32.pte $(ART)/full/tsnet-videoswin-t_xnnpack_fp32.pte
+	$(MV) bench --device host --runtime executorch --runs 20 --report reports/bench-host-tsnet --artifact \
+	  $(ART)/full/uniformer-s_xnnpack_fp32.pte $(ART)/full/tsnet-uniformer-s_xnnpack_fp32.pte \
+	  $(ART)/full/tsnet-uniformer-s_xnnpack_int8.pte $(ART)/full/videoswin-t_xnnpack_fp32.pte \
+	  $(ART)/full/tsnet-videoswin-t_xnnpack_fp32.pte
 
 # X3D-XS for the peers bench, trained on the synthetic motion set (~5 min): X3D
 # zero-initialises every residual branch's last BN (as pytorchvideo does), so

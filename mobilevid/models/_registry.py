@@ -61,6 +61,8 @@ class ModelInfo:
     config: type | None = None  # the frozen dataclass whose fields are the builder's overrides
     # the paper's fine-tuning recipe: `mobilevid train` flags the user did not give
     train_defaults: tuple[tuple[str, Any], ...] = ()
+    # maps a released checkpoint's keys to ours (mmaction's "backbone." etc.), for --init
+    adapt_state_dict: Callable[[dict], dict] | None = None
 
 
 _REGISTRY: dict[str, ModelInfo] = {}
@@ -76,6 +78,7 @@ def register_model(
     aliases: tuple[str, ...] = (),
     tags: tuple[str, ...] = (),
     train_defaults: dict[str, Any] | None = None,
+    adapt_state_dict: Callable[[dict], dict] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a builder under its function name with ``_`` spelled ``-``."""
 
@@ -85,7 +88,7 @@ def register_model(
             raise RuntimeError(f"model {name!r} registered twice")
         _REGISTRY[name] = ModelInfo(
             name, family, fn, input, paper, aliases, tags, config,
-            tuple((train_defaults or {}).items()),
+            tuple((train_defaults or {}).items()), adapt_state_dict,
         )  # fmt: skip
         for alias in aliases:
             _ALIASES[alias] = name

@@ -390,6 +390,7 @@ def load_reference_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     family="swin",
     input=InputSpec(frames=32, size=224, frame_stride=2),
     config=SwinConfig,
+    adapt_state_dict=load_reference_state_dict,
     paper=PaperFigures(
         source="Video Swin Transformer (CVPR 2022), Table 1 (K400)",
         params_m=28.2,
@@ -407,6 +408,7 @@ def videoswin_t(num_classes: int = 400, **overrides) -> VideoSwin:
     family="swin",
     input=InputSpec(frames=32, size=224, frame_stride=2),
     config=TSNetSwinConfig,
+    adapt_state_dict=load_reference_state_dict,
     paper=PaperFigures(
         source="TSNet (Appl. Sci. 2023), Table 2 (K400)",
         gmacs=628.1 / 12,

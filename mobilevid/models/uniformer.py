@@ -278,6 +278,7 @@ def load_reference_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     family="uniformer",
     input=InputSpec(frames=16, size=224, frame_stride=4),
     config=UniFormerConfig,
+    adapt_state_dict=load_reference_state_dict,
     paper=PaperFigures(
         source="UniFormer (ICLR 2022), Table 1 (K400)",
         params_m=21.4,
@@ -300,6 +301,7 @@ TSNET_TRAIN = dict(epochs=20, warmup=0.15, lr=1e-4, batch_size=8)
     family="uniformer",
     input=InputSpec(frames=16, size=224, frame_stride=4),
     config=TSNetUniFormerConfig,
+    adapt_state_dict=load_reference_state_dict,
     paper=PaperFigures(
         source="TSNet (Appl. Sci. 2023), Table 1 (K400)",
         gmacs=99.2 / 4,

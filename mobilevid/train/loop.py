@@ -264,9 +264,13 @@ def _build_model(
 def _load_init(model: nn.Module, path: Path, name: str) -> list[str]:
     """Start from pretrained weights; a classifier of another size (Kinetics-400
     -> your classes) is left freshly initialised. Returns the keys not loaded."""
+    from mobilevid.models import model_info
+
     ckpt = load_checkpoint(path)
+    adapt = model_info(name).adapt_state_dict  # a released checkpoint's own key names
+    sd = adapt(ckpt.state_dict) if adapt else ckpt.state_dict
     own = model.state_dict()
-    take = {k: v for k, v in ckpt.state_dict.items() if k in own and v.shape == own[k].shape}
+    take = {k: v for k, v in sd.items() if k in own and v.shape == own[k].shape}
     if len(take) < len(own) // 2:
         raise MobilevidError(
             f"{path} shares only {len(take)} of {len(own)} tensors with {name}: "

@@ -248,3 +248,24 @@ def test_train_state_round_trips_the_checkpoint_keys():
     _same(b.model.state_dict(), a.model.state_dict())
     assert b.scheduler.state_dict() == a.scheduler.state_dict()
     torch.testing.assert_close(torch.rand(3), expect, rtol=0, atol=0)
+
+
+def test_init_from_a_released_mmaction_checkpoint_leaves_only_tsnet_fresh(tmp_path):
+    """--init with Video Swin's own checkpoint layout ({"state_dict": "backbone.…",
+    "cls_head.fc_cls.…"}) into TSNet(VideoSwin-T): the backbone loads through the
+    family's key mapping, the selectors and the other-size head stay fresh."""
+    from mobilevid.models import create_model
+    from mobilevid.train.loop import _load_init
+
+    torch.manual_seed(3)
+    src = create_model("videoswin-t", num_classes=400)
+    ref = {("cls_head.fc_cls." + k[5:] if k.startswith("head.") else "backbone." + k): v
+           for k, v in src.state_dict().items()}  # fmt: skip
+    torch.save({"state_dict": ref, "meta": {"epoch": 30}}, tmp_path / "swin_tiny_k400.pth")
+    dst = create_model("tsnet-videoswin-t", num_classes=5)
+    fresh = _load_init(dst, tmp_path / "swin_tiny_k400.pth", "tsnet-videoswin-t")
+    assert fresh and all(".select_" in k or ".linear_" in k or k.startswith("head.") for k in fresh)
+    own = dst.state_dict()
+    assert torch.equal(
+        own["layers.2.blocks.3.attn.qkv.weight"], ref["backbone.layers.2.blocks.3.attn.qkv.weight"]
+    )
