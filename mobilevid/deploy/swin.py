@@ -13,12 +13,13 @@ Activations stay a (B, D, H, W, C) channels-last map. What changes, and why:
 - attention is 3-D ``bmm`` over windows·heads with the scale folded into q.
 
 TSNet selects per window: ``topk`` over each window's N scores, a row
-``gather``, attention among the first k with the bias and mask of the kept pairs
-(gathered from the (N, N) relative-index table and the per-window region ids:
-the mask as −100·min(1, (id_i − id_j)²), elementwise), the linear on the rest,
-``cat``, and the inverse permutation gathered back. The FFN selects over the
-clip as UniFormer's does. What runs outside XNNPACK: the sorts, the gathers of
-rows and of the kept pairs' bias indices.
+``index_select``, attention among the first k with the bias and mask of the kept
+pairs, the linear on the rest, ``cat``, and the inverse permutation. A pair's
+relative index is code_i − code_j + offset (code linear in the position's t, y,
+x), one subtraction, then a bias-table lookup; its mask is −100·min(1,
+(id_i − id_j)²) from per-window region ids, elementwise. The FFN selects over
+the clip as UniFormer's does. What runs outside XNNPACK: the sorts, the row
+copies and the bias-table lookup, with the int64 index work around them.
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ from mobilevid.models.swin import (
     VideoSwin,
     WindowAttention3D,
     _fit,
-    _shift_mask,
     region_ids,
+    shift_mask_np,
 )
 
 __all__ = ["DeploySwin"]
@@ -76,7 +77,7 @@ def _merge(x: Tensor, w: tuple[int, int, int], b: int, d: int, h: int, wd: int) 
 
 
 class DeployWindowAttention(nn.Module):
-    def __init__(self, a: WindowAttention3D):
+    def __init__(self, a: WindowAttention3D, window: tuple[int, int, int]):
         super().__init__()
         w = a.qkv.weight.detach()
         bias = a.qkv.bias.detach()
@@ -90,31 +91,38 @@ class DeployWindowAttention(nn.Module):
         index = a.relative_position_index
         n = index.shape[0]
         table = a.relative_position_bias_table.detach()
-        self.register_buffer("index", index.clone(), persistent=False)  # (N, N)
         self.register_buffer("table", table.clone(), persistent=False)  # (offsets, heads)
         rel = table[index.reshape(-1)].reshape(n, n, -1).permute(2, 0, 1).contiguous()
         self.register_buffer("rel", rel, persistent=False)  # (heads, N, N)
+        # index[i, j] = code[i] - code[j] + offset, with code linear in the (t, y, x)
+        # of a window position: TSNet's kept pairs need only their codes
+        wd, wh, ww = window
+        t, y, xx = torch.meshgrid(
+            torch.arange(wd), torch.arange(wh), torch.arange(ww), indexing="ij"
+        )
+        code = (t * (2 * wh - 1) + y) * (2 * ww - 1) + xx
+        self.register_buffer("code", code.reshape(-1).float(), persistent=False)  # (N,)
+        self.offset = float(((wd - 1) * (2 * wh - 1) + (wh - 1)) * (2 * ww - 1) + (ww - 1))
 
     def forward(self, x: Tensor, windows: int, mask: Tensor | None, kept: Tensor | None = None,
-                ids: Tensor | None = None, n_full: int = 0) -> Tensor:  # fmt: skip
-        """x (B·nW, n, C). Dense: ``mask`` (nW, N, N) or None. TSNet: ``kept``
-        (B·nW, n) positions among the window's ``n_full`` and ``ids`` (nW,
-        n_full) region ids or None."""
+                ids: Tensor | None = None) -> Tensor:  # fmt: skip
+        """x (B·nW, n, C). Dense: ``mask`` (nW, 1, N, N) or None. TSNet: ``kept``
+        (B·nW, n) positions in the window and ``ids`` (nW, N') region ids or None."""
         bw, n, c = x.shape
         nh, hd = self.heads, c // self.heads
         q = self.q(x).reshape(bw, n, nh, hd).transpose(1, 2).reshape(bw * nh, n, hd)
         kt = self.k(x).reshape(bw, n, nh, hd).permute(0, 2, 3, 1).reshape(bw * nh, hd, n)
         v = self.v(x).reshape(bw, n, nh, hd).transpose(1, 2).reshape(bw * nh, n, hd)
         attn = torch.bmm(q, kt)
-        if kept is None:
-            attn = attn.reshape(bw, nh, n, n) + self.rel[:, :n, :n]
+        if kept is None:  # a window shrunk to the map takes the table's first n positions
+            rel = self.rel if n == self.rel.shape[-1] else self.rel[:, :n, :n]
+            attn = attn.reshape(bw, nh, n, n) + rel
             if mask is not None:  # (B, nW, heads, N, N) + (nW, 1, N, N)
-                attn = attn.reshape(bw // windows, windows, nh, n, n) + mask.unsqueeze(1)
+                attn = attn.reshape(bw // windows, windows, nh, n, n) + mask
         else:
-            full = n_full
-            idx = self.index[:full, :full].index_select(0, kept.reshape(-1)).reshape(bw, n, full)
-            idx = idx.gather(2, kept.unsqueeze(1).expand(-1, n, -1))  # (B·nW, k, k)
-            bias = self.table.index_select(0, idx.reshape(-1)).reshape(bw, n, n, nh)
+            own = self.code.index_select(0, kept.reshape(-1)).reshape(bw, n)
+            idx = own.unsqueeze(2) - own.unsqueeze(1) + self.offset  # (B·nW, k, k), exact
+            bias = self.table.index_select(0, idx.reshape(-1).long()).reshape(bw, n, n, nh)
             attn = attn.reshape(bw, nh, n, n) + bias.permute(0, 3, 1, 2)
             if ids is not None:
                 own = ids.repeat(bw // windows, 1).gather(1, kept)  # (B·nW, k)
@@ -130,7 +138,7 @@ class DeploySwinBlock(nn.Module):
         super().__init__()
         self.window, self.shift = blk.window, blk.shift
         self.norm1 = LinearLayerNorm(blk.norm1)
-        self.attn = DeployWindowAttention(blk.attn)
+        self.attn = DeployWindowAttention(blk.attn, blk.window)
         self.norm2 = LinearLayerNorm(blk.norm2)
         self.mlp = copy.deepcopy(blk.mlp).requires_grad_(False)
         copy_selectors(self, blk)
@@ -149,13 +157,15 @@ class DeploySwinBlock(nn.Module):
         xw = _partition(x, w)
         n = xw.shape[1]
         if self.ratios[0] >= 1.0:  # trace-time constants: no ops for the mask at run time
-            mask = _shift_mask(size, w, sh) if any(sh) else None
+            mask = (
+                torch.tensor(shift_mask_np(size, w, sh)[:, None].copy()) if any(sh) else None
+            )  # copy: no 0 stride
             yw = self.attn(xw, windows, mask)
         else:
             ids = torch.tensor(region_ids(size, w, sh)) if any(sh) else None
 
             def layer(t: Tensor, kept: Tensor) -> Tensor:
-                return self.attn(t, windows, None, kept, ids, n)
+                return self.attn(t, windows, None, kept, ids)
 
             k = max(1, round(self.ratios[0] * n))
             order = self.select_attn(xw).reshape(-1, n).topk(n, dim=-1).indices  # per window

@@ -55,11 +55,24 @@ BACKEND_THRESHOLDS: dict[tuple[str, str, str], tuple[float | None, float | None]
 }
 
 
+# A model whose fp32 program cannot be held to max |diff| by construction.
+# TSNet(VideoSwin-T) makes ~1,300 top-k decisions per 32x224² clip (one per
+# window and block, plus the FFN's); where two scores sit closer than fp32
+# rounding, eager and the runtime may keep different tokens, and the swapped
+# token takes the other branch. Measured on the 12 real-clip windows: one such
+# swap, max |diff| 4.1e-4 at cosine 0.999999; the rest 1e-6. UniFormer-S's 22
+# decisions per clip over 1568 tokens stay within 1e-4 (docs/models.md).
+MODEL_THRESHOLDS: dict[tuple[str, str, str], tuple[float | None, float | None]] = {
+    ("tsnet-videoswin-t", "executorch", "fp32"): (None, 0.9999),
+}
+
+
 def thresholds(meta: dict[str, Any]) -> tuple[float | None, float | None]:
     """(max_abs, min_cosine) for the artifact a sidecar describes."""
     target, quant = meta["target"], meta["quantize"]
     key = (target, meta.get("backend") or "", quant)
-    return BACKEND_THRESHOLDS.get(key) or THRESHOLDS[(target, quant)]
+    model = MODEL_THRESHOLDS.get((meta.get("model", ""), target, quant))
+    return model or BACKEND_THRESHOLDS.get(key) or THRESHOLDS[(target, quant)]
 
 
 @dataclass

@@ -95,13 +95,17 @@ def region_ids(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ..
     return blocks.reshape(-1, w0 * w1 * w2)
 
 
-def _shift_mask(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]) -> Tensor:
+def shift_mask_np(
+    size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]
+) -> np.ndarray:
     """(windows, N, N) additive mask: -100 between tokens that the cyclic shift
     brought into one window from different regions of the map."""
     ids = region_ids(size, w, sh)
-    return torch.from_numpy(
-        np.where(ids[:, None, :] != ids[:, :, None], -100.0, 0.0).astype(np.float32)
-    )
+    return np.where(ids[:, None, :] != ids[:, :, None], -100.0, 0.0).astype(np.float32)
+
+
+def _shift_mask(size: tuple[int, int, int], w: tuple[int, ...], sh: tuple[int, ...]) -> Tensor:
+    return torch.tensor(shift_mask_np(size, w, sh))  # a constant in an exported graph
 
 
 class WindowAttention3D(nn.Module):

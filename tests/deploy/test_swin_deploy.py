@@ -67,8 +67,10 @@ def test_pte_runs_in_the_runtime_and_matches_eager(tmp_path):
         )
     )
     report = verify(r.path, real=False, n_random=2)
+    # gated by cosine: a near-tied score may keep another token (export/verify.py)
     assert report.runtime == "executorch" and report.passed
-    assert max(c.max_abs for c in report.checks) <= 1e-4
+    assert report.thresholds == {"max_abs": None, "min_cosine": 0.9999}
+    assert all(c.top1_ref == c.top1_out for c in report.checks)
     heavy = ("linear", "bmm", "convolution", "softmax", "gelu", "mul", "rsqrt")
     portable = r.delegation["portable_ops"]
     assert not [op for op in portable if any(f"aten_{h}" in op for h in heavy)], portable
