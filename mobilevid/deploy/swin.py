@@ -32,8 +32,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mobilevid.deploy.ops import LinearLayerNorm, temporal_mean
+from mobilevid.deploy.uniformer import DeployAttention as QKVAttention
 from mobilevid.deploy.uniformer import copy_selectors, tsnet_split
-from mobilevid.deploy.vit import PatchConv, _linear
+from mobilevid.deploy.vit import PatchConv
 from mobilevid.errors import MobilevidError
 from mobilevid.models.swin import (
     PatchMerging,
@@ -76,18 +77,11 @@ def _merge(x: Tensor, w: tuple[int, int, int], b: int, d: int, h: int, wd: int) 
     return x.reshape(b, d, h, wd, c)
 
 
-class DeployWindowAttention(nn.Module):
+class DeployWindowAttention(QKVAttention):
+    """The fused qkv split as UniFormer's form does it, plus the window's bias."""
+
     def __init__(self, a: WindowAttention3D, window: tuple[int, int, int]):
-        super().__init__()
-        w = a.qkv.weight.detach()
-        bias = a.qkv.bias.detach()
-        c = w.shape[1]
-        self.heads = a.heads
-        scale = (c // a.heads) ** -0.5
-        self.q = _linear(w[:c] * scale, bias[:c] * scale)
-        self.k = _linear(w[c : 2 * c], bias[c : 2 * c])
-        self.v = _linear(w[2 * c :], bias[2 * c :])
-        self.proj = copy.deepcopy(a.proj).requires_grad_(False)
+        super().__init__(a)
         index = a.relative_position_index
         n = index.shape[0]
         table = a.relative_position_bias_table.detach()
